@@ -1,0 +1,221 @@
+"""Commands as they arrive on ``arena.commands``, and the one way to decode them.
+
+What is checked where (the rule: a wrong *type* is a decode error, a well-typed but unacceptable
+*value* is a rejection event decided by the pure core):
+
+* Decode errors (``CommandDecodeError`` -> dead-letter topic): bytes that are not UTF-8 or not JSON,
+  a missing or unknown ``type``, unknown fields, missing fields, wrong JSON types (a float, bool or
+  string where an integer belongs, even ``1.0``), and technical fields out of shape: ids that do not
+  match their pattern, negative or inexact (> 2**53 - 1) timestamps, seqs, seeds, periods and cycle
+  numbers, an unknown tier or PnL source.
+* Rejection events (decided by ``streams.domain.decide``): amounts that are negative, zero where a
+  movement is required, above ``MAX_MINOR`` or that would overflow a balance (``AMOUNT_OUT_OF_RANGE``),
+  currency mismatches, genomes that break the gene rules (``INVALID_GENOME``, see ``schemas.genome``)
+  and policies whose numbers make no sense (``INVALID_POLICY``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from schemas.fields import (
+    AgentId,
+    ArenaId,
+    CommandId,
+    CorrelationId,
+    CycleNo,
+    EpochMillis,
+    FillRef,
+    FreeText,
+    Period,
+    PnLSource,
+    Seed,
+    SeqNo,
+    Tier,
+)
+from schemas.genome import WireGenome
+from schemas.money import Currency, RequestedAmount, RequestedMoney
+from schemas.policies import EvolutionPolicy, TierPolicies
+
+MAX_COMMAND_BYTES: Final = 1_048_576
+
+
+class _CommandBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    command_id: CommandId
+    arena_id: ArenaId
+    issued_at: EpochMillis
+    correlation_id: CorrelationId | None = None
+    expected_seq: SeqNo | None = None
+
+
+class CreateArena(_CommandBase):
+    type: Literal["CreateArena"]
+    currency: Currency
+    tier_policy: TierPolicies = Field(default_factory=TierPolicies)
+    evolution_policy: EvolutionPolicy = Field(default_factory=EvolutionPolicy)
+    seed: Seed
+
+
+class FundArena(_CommandBase):
+    type: Literal["FundArena"]
+    amount: RequestedMoney
+
+
+class WithdrawFunds(_CommandBase):
+    type: Literal["WithdrawFunds"]
+    amount: RequestedMoney
+
+
+class SpawnAgent(_CommandBase):
+    type: Literal["SpawnAgent"]
+    agent_id: AgentId
+    genome: WireGenome
+    tier: Tier = "incubator"
+
+
+class AllocateCapital(_CommandBase):
+    type: Literal["AllocateCapital"]
+    agent_id: AgentId
+    amount: RequestedMoney
+
+
+class ReleaseCapital(_CommandBase):
+    type: Literal["ReleaseCapital"]
+    agent_id: AgentId
+    amount: RequestedMoney
+
+
+class RecordPnL(_CommandBase):
+    type: Literal["RecordPnL"]
+    agent_id: AgentId
+    amount: RequestedAmount
+    currency: Currency
+    period: Period
+    source: PnLSource
+    fill_ref: FillRef | None = None
+
+
+class KillAgent(_CommandBase):
+    type: Literal["KillAgent"]
+    agent_id: AgentId
+    reason: FreeText
+
+
+class GraduateAgent(_CommandBase):
+    type: Literal["GraduateAgent"]
+    agent_id: AgentId
+
+
+class MutateAgent(_CommandBase):
+    type: Literal["MutateAgent"]
+    parent_id: AgentId
+    child_id: AgentId
+    seed: Seed
+    genome_delta: WireGenome | None = None
+
+
+class RunEvolutionCycle(_CommandBase):
+    type: Literal["RunEvolutionCycle"]
+    cycle: CycleNo
+
+
+Command = Annotated[
+    CreateArena
+    | FundArena
+    | WithdrawFunds
+    | SpawnAgent
+    | AllocateCapital
+    | ReleaseCapital
+    | RecordPnL
+    | KillAgent
+    | GraduateAgent
+    | MutateAgent
+    | RunEvolutionCycle,
+    Field(discriminator="type"),
+]
+
+COMMAND_ADAPTER: Final[TypeAdapter[Command]] = TypeAdapter(Command)
+
+
+class DecodeReason(StrEnum):
+    """Machine-readable reason a message went to the dead-letter topic."""
+
+    TOO_LARGE = "TOO_LARGE"
+    NOT_UTF8 = "NOT_UTF8"
+    INVALID_JSON = "INVALID_JSON"
+    NOT_AN_OBJECT = "NOT_AN_OBJECT"
+    MISSING_TYPE = "MISSING_TYPE"
+    UNKNOWN_TYPE = "UNKNOWN_TYPE"
+    SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
+
+
+class CommandDecodeError(ValueError):
+    """A message that cannot become a ``Command``; the pipeline dead-letters it and keeps going."""
+
+    def __init__(self, reason: DecodeReason, message: str) -> None:
+        super().__init__(f"{reason.value}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+_MAX_DETAILS: Final = 5
+
+
+def parse_command(raw: bytes) -> Command:
+    """Decode and validate one command message in a single pass (pydantic-core's JSON parser)."""
+    if len(raw) > MAX_COMMAND_BYTES:
+        raise CommandDecodeError(
+            DecodeReason.TOO_LARGE, f"{len(raw)} bytes exceeds the limit of {MAX_COMMAND_BYTES}"
+        )
+    try:
+        return COMMAND_ADAPTER.validate_json(raw)
+    except ValidationError as exc:
+        raise _classify(raw, exc) from None
+
+
+def _classify(raw: bytes, exc: ValidationError) -> CommandDecodeError:
+    errors = exc.errors(include_url=False, include_input=False)
+    kinds = {err["type"] for err in errors}
+    if "json_invalid" in kinds:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return CommandDecodeError(DecodeReason.NOT_UTF8, f"byte {bad.start} is not valid UTF-8")
+        return CommandDecodeError(DecodeReason.INVALID_JSON, str(errors[0]["msg"]))
+    if kinds <= {"dict_type", "model_attributes_type"} and all(not err["loc"] for err in errors):
+        return CommandDecodeError(DecodeReason.NOT_AN_OBJECT, "a command must be a JSON object")
+    if "union_tag_not_found" in kinds:
+        return CommandDecodeError(DecodeReason.MISSING_TYPE, "the command has no 'type' field")
+    if "union_tag_invalid" in kinds:
+        return CommandDecodeError(DecodeReason.UNKNOWN_TYPE, str(errors[0]["msg"]))
+    details = "; ".join(
+        f"{'.'.join(str(part) for part in err['loc'][1:]) or '<root>'}: {err['msg']}"
+        for err in errors[:_MAX_DETAILS]
+    )
+    more = f" (+{len(errors) - _MAX_DETAILS} more)" if len(errors) > _MAX_DETAILS else ""
+    return CommandDecodeError(DecodeReason.SCHEMA_VIOLATION, details + more)
+
+
+def encode_command(command: Command) -> bytes:
+    """Serialise a command for ``arena.commands`` (producers and tests use the same bytes)."""
+    return COMMAND_ADAPTER.dump_json(command)
+
+
+COMMAND_TYPES: Final[tuple[str, ...]] = (
+    "CreateArena",
+    "FundArena",
+    "WithdrawFunds",
+    "SpawnAgent",
+    "AllocateCapital",
+    "ReleaseCapital",
+    "RecordPnL",
+    "KillAgent",
+    "GraduateAgent",
+    "MutateAgent",
+    "RunEvolutionCycle",
+)

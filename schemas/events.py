@@ -1,0 +1,334 @@
+"""Events on ``arena.events``: the envelope, the payloads, the hash chain and the codec.
+
+Envelope invariants:
+  * ``event_id = f"{command_id}:{index}"`` so that a retried command yields the same ids;
+  * ``seq`` is per arena and contiguous from 1;
+  * ``type`` repeats ``payload.type`` so consumers can route without parsing the payload;
+  * ``occurred_at`` is the command's engine time, never the wall clock, so replay is deterministic;
+  * ``hash = sha256(canonical bytes of the event without "hash")`` and ``prev_hash`` is the previous
+    event's hash in the same arena (``GENESIS_HASH`` for the first), so editing, removing or inserting
+    an event breaks the chain.
+
+Canonical bytes are ``orjson.dumps(doc_without_hash, option=OPT_SORT_KEYS)`` of the JSON-mode dict,
+which equals ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. The hash
+covers the event as *written*: a reader verifies it on the raw decoded dict, before upcasting.
+
+Every integer in an event is within +-(2**53 - 1), so every JSON reader gets it exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Final, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from schemas.fields import (
+    AgentId,
+    ArenaId,
+    CommandId,
+    Count,
+    CycleNo,
+    EpochMillis,
+    FillRef,
+    FreeText,
+    Period,
+    PnLSource,
+    Seed,
+    Sha256Hex,
+    Tier,
+)
+from schemas.money import Currency, MinorUnits, Money, PositiveMinorUnits, SignedMinorUnits
+from schemas.policies import EvolutionPolicy, TierPolicies
+from schemas.rejections import ErrorKind, Reason
+from schemas.upcasting import JsonDict, current_version, upcast
+
+GENESIS_HASH: Final = "0" * 64
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Posting(BaseModel):
+    """One double-entry movement: the debited account gains ``amount``, the credited one loses it."""
+
+    model_config = _FROZEN
+
+    debit: str
+    credit: str
+    amount: PositiveMinorUnits
+
+
+class ArenaCreated(BaseModel):
+    model_config = _FROZEN
+    type: Literal["ArenaCreated"] = "ArenaCreated"
+    currency: Currency
+    tier_policy: TierPolicies
+    evolution_policy: EvolutionPolicy
+    seed: Seed
+
+
+class ArenaFunded(BaseModel):
+    model_config = _FROZEN
+    type: Literal["ArenaFunded"] = "ArenaFunded"
+    amount: Money
+
+
+class FundsWithdrawn(BaseModel):
+    model_config = _FROZEN
+    type: Literal["FundsWithdrawn"] = "FundsWithdrawn"
+    amount: Money
+
+
+class AgentSpawned(BaseModel):
+    model_config = _FROZEN
+    type: Literal["AgentSpawned"] = "AgentSpawned"
+    agent_id: AgentId
+    tier: Tier
+    genome: dict[str, int]
+    parent_id: AgentId | None
+    generation: Count
+
+
+class CapitalAllocated(BaseModel):
+    model_config = _FROZEN
+    type: Literal["CapitalAllocated"] = "CapitalAllocated"
+    agent_id: AgentId
+    amount: Money
+
+
+class CapitalReleased(BaseModel):
+    model_config = _FROZEN
+    type: Literal["CapitalReleased"] = "CapitalReleased"
+    agent_id: AgentId
+    amount: Money
+
+
+class PnLRecorded(BaseModel):
+    """Schema v2 (v1 had no ``source``; see ``schemas.upcasting``)."""
+
+    model_config = _FROZEN
+    type: Literal["PnLRecorded"] = "PnLRecorded"
+    agent_id: AgentId
+    amount: SignedMinorUnits
+    currency: Currency
+    period: Period
+    source: PnLSource
+    fill_ref: FillRef | None
+
+
+class AgentKilled(BaseModel):
+    """``returned`` is the agent's whole balance, moved back to the treasury."""
+
+    model_config = _FROZEN
+    type: Literal["AgentKilled"] = "AgentKilled"
+    agent_id: AgentId
+    tier: Tier
+    reason: FreeText
+    returned: Money
+
+
+class AgentGraduated(BaseModel):
+    model_config = _FROZEN
+    type: Literal["AgentGraduated"] = "AgentGraduated"
+    agent_id: AgentId
+    from_tier: Tier
+    to_tier: Tier
+
+
+class AgentMutated(BaseModel):
+    """Lineage record; the child itself appears in the ``AgentSpawned`` that follows."""
+
+    model_config = _FROZEN
+    type: Literal["AgentMutated"] = "AgentMutated"
+    parent_id: AgentId
+    child_id: AgentId
+    genome: dict[str, int]
+    seed: Seed
+
+
+class EvolutionCycleComplete(BaseModel):
+    model_config = _FROZEN
+    type: Literal["EvolutionCycleComplete"] = "EvolutionCycleComplete"
+    cycle: CycleNo
+    judged: Count
+    killed: Count
+    graduated: Count
+    spawned: Count
+    released: Count
+    allocated: Count
+    population: Count
+
+
+class TierCapital(BaseModel):
+    model_config = _FROZEN
+    incubator: MinorUnits
+    proving: MinorUnits
+    arena: MinorUnits
+
+
+class CapitalConservationCheck(BaseModel):
+    """The core's totals at this point; the ledger processor compares them with its own."""
+
+    model_config = _FROZEN
+    type: Literal["CapitalConservationCheck"] = "CapitalConservationCheck"
+    treasury: MinorUnits
+    agents_total: MinorUnits
+    funded: MinorUnits
+    withdrawn: MinorUnits
+    pnl: SignedMinorUnits
+    tier_capital: TierCapital
+
+
+class CommandRejected(BaseModel):
+    model_config = _FROZEN
+    type: Literal["CommandRejected"] = "CommandRejected"
+    command_type: str
+    error_kind: ErrorKind
+    reason: Reason
+    message: FreeText
+
+
+class AllocationError(BaseModel):
+    """Rejection of AllocateCapital/ReleaseCapital (the name the original system used).
+
+    ``requested`` is None when the requested amount is outside +-(2**53 - 1) and so cannot be carried
+    exactly; the message then quotes it (shortened).
+    """
+
+    model_config = _FROZEN
+    type: Literal["AllocationError"] = "AllocationError"
+    command_type: str
+    error_kind: ErrorKind
+    reason: Reason
+    message: FreeText
+    agent_id: AgentId
+    requested: SignedMinorUnits | None
+
+
+AnyPayload = (
+    ArenaCreated
+    | ArenaFunded
+    | FundsWithdrawn
+    | AgentSpawned
+    | CapitalAllocated
+    | CapitalReleased
+    | PnLRecorded
+    | AgentKilled
+    | AgentGraduated
+    | AgentMutated
+    | EvolutionCycleComplete
+    | CapitalConservationCheck
+    | CommandRejected
+    | AllocationError
+)
+Payload = Annotated[AnyPayload, Field(discriminator="type")]
+Rejected = CommandRejected | AllocationError
+
+EventType = Literal[
+    "ArenaCreated",
+    "ArenaFunded",
+    "FundsWithdrawn",
+    "AgentSpawned",
+    "CapitalAllocated",
+    "CapitalReleased",
+    "PnLRecorded",
+    "AgentKilled",
+    "AgentGraduated",
+    "AgentMutated",
+    "EvolutionCycleComplete",
+    "CapitalConservationCheck",
+    "CommandRejected",
+    "AllocationError",
+]
+PAYLOAD_MODELS: Final[tuple[type[BaseModel], ...]] = (
+    ArenaCreated,
+    ArenaFunded,
+    FundsWithdrawn,
+    AgentSpawned,
+    CapitalAllocated,
+    CapitalReleased,
+    PnLRecorded,
+    AgentKilled,
+    AgentGraduated,
+    AgentMutated,
+    EvolutionCycleComplete,
+    CapitalConservationCheck,
+    CommandRejected,
+    AllocationError,
+)
+
+
+class Event(BaseModel):
+    model_config = _FROZEN
+
+    event_id: str
+    arena_id: ArenaId
+    seq: Annotated[int, Field(strict=True, ge=1)]
+    type: EventType
+    schema_version: Annotated[int, Field(strict=True, ge=1)]
+    causation_id: CommandId
+    correlation_id: str
+    occurred_at: EpochMillis
+    postings: tuple[Posting, ...]
+    payload: Payload
+    prev_hash: Sha256Hex
+    hash: Sha256Hex
+
+    @model_validator(mode="after")
+    def _type_and_version_agree(self) -> Event:
+        if self.type != self.payload.type:
+            raise ValueError(f"envelope type {self.type!r} != payload type {self.payload.type!r}")
+        expected = current_version(self.type)
+        if self.schema_version != expected:
+            raise ValueError(f"{self.type} must be schema_version {expected} after upcasting")
+        return self
+
+
+EVENT_ADAPTER: Final[TypeAdapter[Event]] = TypeAdapter(Event)
+
+
+def canonical_bytes(doc: JsonDict) -> bytes:
+    """The bytes the hash covers: the JSON-mode document without its ``hash`` key, keys sorted."""
+    body = {key: value for key, value in doc.items() if key != "hash"}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def digest(doc: JsonDict) -> str:
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+def event_digest(event: Event) -> str:
+    """Recompute the hash of an event held in memory (current schema version only)."""
+    return digest(event.model_dump(mode="json"))
+
+
+def encode_event(event: Event) -> bytes:
+    return EVENT_ADAPTER.dump_json(event)
+
+
+class EventDecodeError(ValueError):
+    """Bytes on ``arena.events`` that are not a readable event (audit reports them, never skips)."""
+
+
+def decode_event_with_digest(raw: bytes) -> tuple[Event, str]:
+    """Decode one event and return it with the digest of the bytes *as written*.
+
+    The digest is computed before upcasting, so it can be compared with ``event.hash`` even for an
+    event written in an older schema version.
+    """
+    try:
+        doc: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise EventDecodeError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise EventDecodeError("an event must be a JSON object")
+    written_digest = digest(doc)
+    try:
+        event = Event.model_validate(upcast(doc))
+    except ValueError as exc:  # pydantic.ValidationError and UnknownEventVersion are ValueErrors
+        raise EventDecodeError(str(exc)) from None
+    return event, written_digest
+
+
+def decode_event(raw: bytes) -> Event:
+    return decode_event_with_digest(raw)[0]

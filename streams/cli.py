@@ -1,0 +1,166 @@
+"""`arena`: the command line of the pipeline. Thin: it parses, calls one module, prints.
+
+Errors a person can fix (no java, a port clash, a broker that does not come up, a topic layout that
+does not match) end in one line on stderr and a non-zero exit, never in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from streams.broker.errors import BrokerError
+from streams.broker.launcher import LocalBroker
+from streams.cluster import ensure_cluster
+from streams.config import Settings
+from streams.topics import TopicLayoutError, create_topics, describe_topics, topic_layout
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _progress(message: str) -> None:
+    print(f"… {message}", file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "bootstrap", None):
+        settings = settings.with_bootstrap(args.bootstrap)
+    if getattr(args, "partitions", None):
+        from dataclasses import replace  # noqa: PLC0415
+
+        settings = replace(settings, partitions=args.partitions)
+    return settings
+
+
+# ---- broker -------------------------------------------------------------------------------------
+
+
+def _broker_start(args: argparse.Namespace) -> int:
+    result = LocalBroker().start(port=args.port, timeout_s=args.timeout, progress=_progress)
+    info = result.info
+    state = "already running" if result.reused else f"started in {result.seconds:.1f}s"
+    print(f"Kafka {info.kafka_version} {state}: bootstrap {info.bootstrap} (pid {info.pid})")
+    return 0
+
+
+def _broker_stop(_args: argparse.Namespace) -> int:
+    info = LocalBroker().stop()
+    print("no local broker was running" if info is None else f"stopped the local broker (pid {info.pid})")
+    return 0
+
+
+def _broker_status(_args: argparse.Namespace) -> int:
+    broker = LocalBroker()
+    info = broker.status()
+    if info is None:
+        print(f"not running (home {broker.paths.home})")
+        return 3
+    answering = "answering" if broker.answers(info.bootstrap) else "NOT answering metadata requests"
+    print(f"running, {answering}")
+    print(f"  bootstrap  {info.bootstrap}")
+    print(f"  pid        {info.pid}")
+    print(f"  version    Kafka {info.kafka_version}")
+    print(f"  data dir   {info.data_dir}")
+    print(f"  log        {broker.paths.log_file}")
+    return 0
+
+
+# ---- topics -------------------------------------------------------------------------------------
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    created = create_topics(settings, topic_layout(settings))
+    print(f"created {len(created)} topic(s): {', '.join(created) if created else 'none missing'}")
+    return _topics_describe(args, settings)
+
+
+def _topics_describe(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    settings = settings or ensure_cluster(_settings(args), progress=_progress)
+    layout = topic_layout(settings)
+    states = describe_topics(settings, [spec.name for spec in layout])
+    print(f"{'topic':<28} {'partitions':>10} {'replicas':>8}  retention.ms  purpose")
+    for spec in layout:
+        state = states.get(spec.name)
+        if state is None:
+            print(f"{spec.name:<28} {'missing':>10}")
+            continue
+        retention = state.configs.get("retention.ms", "default")
+        print(f"{spec.name:<28} {state.partitions:>10} {state.replication:>8}  {retention:>12}  {spec.purpose}")
+    return 0 if len(states) == len(layout) else 1
+
+
+# ---- main job -----------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    created = create_topics(settings, topic_layout(settings))
+    if created:
+        _progress(f"created topics: {', '.join(created)}")
+    return _topics_describe(args, settings)
+
+
+# ---- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arena",
+        description="arena-ledger: an event-sourced capital ledger for evolving trading agents, on Kafka.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    broker = sub.add_parser("broker", help="the project's local Kafka broker (KRaft, 127.0.0.1)")
+    broker_sub = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
+    start = broker_sub.add_parser("start", help="start it, or reuse the running one")
+    start.add_argument("--port", type=int, default=None, help="broker port (default: the last one, or a free one)")
+    start.add_argument("--timeout", type=float, default=120.0, help="seconds to wait until it answers")
+    start.set_defaults(handler=_broker_start)
+    broker_sub.add_parser("stop", help="stop it").set_defaults(handler=_broker_stop)
+    broker_sub.add_parser("status", help="bootstrap address, pid, data dir, version").set_defaults(
+        handler=_broker_status
+    )
+
+    topics = sub.add_parser("topics", help="create or describe the pipeline's topics")
+    topics_sub = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, handler, text in (
+        ("create", _topics_create, "create missing topics, then describe them"),
+        ("describe", _topics_describe, "partitions, replication and retention of each topic"),
+    ):
+        action = topics_sub.add_parser(name, help=text)
+        _cluster_flags(action)
+        action.set_defaults(handler=handler)
+
+    run = sub.add_parser("run", help="the main job (see README)")
+    _cluster_flags(run)
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def _cluster_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bootstrap", help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS or local broker)"
+    )
+    parser.add_argument("--partitions", type=int, help="partitions per topic (default: $ARENA_PARTITIONS or 4)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except BrokerError as exc:
+        print(f"arena: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except (TopicLayoutError, ValueError) as exc:
+        print(f"arena: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
