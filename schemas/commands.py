@@ -169,9 +169,7 @@ _MAX_DETAILS: Final = 5
 def parse_command(raw: bytes) -> Command:
     """Decode and validate one command message in a single pass (pydantic-core's JSON parser)."""
     if len(raw) > MAX_COMMAND_BYTES:
-        raise CommandDecodeError(
-            DecodeReason.TOO_LARGE, f"{len(raw)} bytes exceeds the limit of {MAX_COMMAND_BYTES}"
-        )
+        raise CommandDecodeError(DecodeReason.TOO_LARGE, f"{len(raw)} bytes exceeds the limit of {MAX_COMMAND_BYTES}")
     try:
         return COMMAND_ADAPTER.validate_json(raw)
     except ValidationError as exc:
@@ -194,8 +192,7 @@ def _classify(raw: bytes, exc: ValidationError) -> CommandDecodeError:
     if "union_tag_invalid" in kinds:
         return CommandDecodeError(DecodeReason.UNKNOWN_TYPE, str(errors[0]["msg"]))
     details = "; ".join(
-        f"{'.'.join(str(part) for part in err['loc'][1:]) or '<root>'}: {err['msg']}"
-        for err in errors[:_MAX_DETAILS]
+        f"{'.'.join(str(part) for part in err['loc'][1:]) or '<root>'}: {err['msg']}" for err in errors[:_MAX_DETAILS]
     )
     more = f" (+{len(errors) - _MAX_DETAILS} more)" if len(errors) > _MAX_DETAILS else ""
     return CommandDecodeError(DecodeReason.SCHEMA_VIOLATION, details + more)

@@ -45,7 +45,7 @@ from schemas.rejections import ErrorKind, Reason
 from schemas.upcasting import JsonDict, current_version, upcast
 
 GENESIS_HASH: Final = "0" * 64
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_FROZEN = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class Posting(BaseModel):
@@ -295,6 +295,11 @@ def canonical_bytes(doc: JsonDict) -> bytes:
 
 def digest(doc: JsonDict) -> str:
     return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+def body_digest(body: JsonDict) -> str:
+    """``digest`` of a document known to have no ``hash`` key (skips the copy; the writer's path)."""
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def event_digest(event: Event) -> str:

@@ -60,9 +60,7 @@ def transition_problems(before: ArenaState, after: ArenaState, events: Sequence[
         elif account not in (TREASURY, EXTERNAL, MARKET):
             problems.append(f"posting to unknown account {account!r}")
     if after.treasury - before.treasury != delta.get(TREASURY, 0):
-        problems.append(
-            f"treasury moved by {after.treasury - before.treasury}, postings say {delta.get(TREASURY, 0)}"
-        )
+        problems.append(f"treasury moved by {after.treasury - before.treasury}, postings say {delta.get(TREASURY, 0)}")
     flows = (after.funded_total - before.funded_total) - (after.withdrawn_total - before.withdrawn_total)
     if flows != -delta.get(EXTERNAL, 0):
         problems.append(f"funded - withdrawn moved by {flows}, postings to external say {-delta.get(EXTERNAL, 0)}")

@@ -105,9 +105,7 @@ def _overflow(what: str, value: int, agent_id: str | None = None, requested: int
 def _agent_problem(state: ArenaState, agent_id: str, requested: int | None = None) -> AgentState | Rejection:
     agent = state.agents.get(agent_id)
     if agent is None:
-        return Rejection(
-            Reason.AGENT_NOT_FOUND, f"no agent {agent_id} in arena {state.arena_id}", agent_id, requested
-        )
+        return Rejection(Reason.AGENT_NOT_FOUND, f"no agent {agent_id} in arena {state.arena_id}", agent_id, requested)
     if not agent.alive:
         return Rejection(Reason.AGENT_NOT_ALIVE, f"agent {agent_id} was killed", agent_id, requested)
     return agent
@@ -241,7 +239,10 @@ def _record_pnl(state: ArenaState, c: RecordPnL) -> Decision:
     capital = state.treasury + state.agents_total + amount
     if capital > MAX_MINOR:
         return _overflow("the arena's capital", capital, c.agent_id)
-    for what, total in (("the arena's PnL total", state.pnl_total), (f"agent {c.agent_id}'s PnL total", agent.pnl_total)):
+    for what, total in (
+        ("the arena's PnL total", state.pnl_total),
+        (f"agent {c.agent_id}'s PnL total", agent.pnl_total),
+    ):
         if abs(total + amount) > MAX_MINOR:
             return _overflow(what, total + amount, c.agent_id)
     return [

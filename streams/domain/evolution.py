@@ -166,7 +166,7 @@ def _rebalance(plan: _Plan) -> tuple[int, int]:
 
 def conservation_check(state: ArenaState) -> CapitalConservationCheck:
     """The totals a ``CapitalConservationCheck`` reports for ``state`` (O(n): sums per tier)."""
-    per_tier: dict[Tier, int] = {tier: 0 for tier in TIERS}
+    per_tier: dict[Tier, int] = dict.fromkeys(TIERS, 0)
     for agent in state.agents.values():
         if agent.alive:
             per_tier[agent.tier] += agent.balance

@@ -45,8 +45,7 @@ def mutate_genome(
     clamped after ``delta``: a delta that leaves the bounds is the sender's error (INVALID_GENOME)."""
     span = 2 * step + 1
     child = {
-        name: min(GENE_MAX, max(GENE_MIN, value + _draw(seed, name) % span - step))
-        for name, value in parent.items()
+        name: min(GENE_MAX, max(GENE_MIN, value + _draw(seed, name) % span - step)) for name, value in parent.items()
     }
     for name, change in (delta or {}).items():
         child[name] = child.get(name, 0) + change

@@ -123,6 +123,11 @@ def to_rows(state: ArenaState) -> StateRows:
     )
 
 
+def _window(bounds: list[int], entries: dict[str, int]) -> Window:
+    capacity, head, tail = bounds
+    return Window.from_entries(capacity, head, tail, entries)
+
+
 def from_rows(rows: StateRows) -> ArenaState:
     h = rows.header
     if h.get("format") != ROW_FORMAT:
@@ -145,8 +150,8 @@ def from_rows(rows: StateRows) -> ArenaState:
         last_hash=h["last_hash"],
         last_cycle=h["last_cycle"],
         agents=Map({agent_id: agent_from_row(row) for agent_id, row in rows.agents.items()}),
-        command_ids=Window.from_entries(*h["command_ids"], rows.command_ids),
-        fill_refs=Window.from_entries(*h["fill_refs"], rows.fill_refs),
+        command_ids=_window(h["command_ids"], rows.command_ids),
+        fill_refs=_window(h["fill_refs"], rows.fill_refs),
     )
 
 

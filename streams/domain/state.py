@@ -22,6 +22,8 @@ from streams.domain.window import Window
 
 DEFAULT_TIER_POLICIES: Final = TierPolicies()
 DEFAULT_EVOLUTION_POLICY: Final = EvolutionPolicy()
+_NO_COMMAND_IDS: Final = Window(DEFAULT_EVOLUTION_POLICY.command_id_window)
+_NO_FILL_REFS: Final = Window(DEFAULT_EVOLUTION_POLICY.fill_ref_window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +91,8 @@ class ArenaState:
     last_hash: str = GENESIS_HASH
     last_cycle: int = 0
     agents: Map[str, AgentState] = field(default_factory=Map)
-    command_ids: Window = Window(DEFAULT_EVOLUTION_POLICY.command_id_window)
-    fill_refs: Window = Window(DEFAULT_EVOLUTION_POLICY.fill_ref_window)
+    command_ids: Window = _NO_COMMAND_IDS
+    fill_refs: Window = _NO_FILL_REFS
 
     @classmethod
     def empty(cls, arena_id: str) -> ArenaState:

@@ -66,9 +66,7 @@ class Window:
 
         Cost is proportional to the change, so a stream processor can persist only the delta.
         """
-        added = {
-            self.by_counter[c]: c for c in range(max(before.tail, self.head), self.tail) if c in self.by_counter
-        }
+        added = {self.by_counter[c]: c for c in range(max(before.tail, self.head), self.tail) if c in self.by_counter}
         evicted = tuple(
             before.by_counter[c] for c in range(before.head, min(self.head, before.tail)) if c in before.by_counter
         )

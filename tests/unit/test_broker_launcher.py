@@ -1,0 +1,130 @@
+"""The launcher's failure paths: each ends in one actionable error, never a hang or a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from streams.broker.classpath import resolve_classpath
+from streams.broker.errors import BrokerError
+from streams.broker.launcher import BrokerInfo, BrokerPaths, LocalBroker
+from streams.cli import main
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> BrokerPaths:
+    """A broker home whose class path is already 'resolved' to a fake Kafka jar (no Maven needed)."""
+    home = tmp_path / "broker"
+    home.mkdir()
+    pom = tmp_path / "pom.xml"
+    pom.write_text("<project/>")
+    jar = tmp_path / "kafka_2.13-3.9.1.jar"
+    jar.write_bytes(b"")
+    cache = home / "classpath.txt"
+    cache.write_text(str(jar))
+    later = time.time() + 5
+    os.utime(cache, (later, later))
+    return BrokerPaths(home=home, pom=pom)
+
+
+@pytest.fixture
+def dying_java(tmp_path: Path) -> Path:
+    """A 'java' that formats storage fine but exits at once when asked to run the broker."""
+    script = tmp_path / "java"
+    script.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do [ "$a" = kafka.tools.StorageTool ] && exit 0; done\n'
+        'echo "ERROR Exiting Kafka due to fatal exception" >&2\n'
+        "exit 1\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_broker_that_exits_while_starting_is_reported_with_its_log(paths: BrokerPaths, dying_java: Path) -> None:
+    with pytest.raises(BrokerError) as caught:
+        LocalBroker(paths, java=str(dying_java)).start(timeout_s=10)
+    assert "exited with code 1" in caught.value.one_line()
+    assert caught.value.log_path is not None
+    assert "fatal exception" in caught.value.log_path.read_text()
+    assert not paths.state_file.exists(), "a failed start must not leave a pid file behind"
+
+
+def test_missing_java_says_what_to_install(paths: BrokerPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(paths.home))
+    with pytest.raises(BrokerError, match="java is not on PATH"):
+        LocalBroker(paths).start()
+
+
+def test_missing_maven_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pom = tmp_path / "pom.xml"
+    pom.write_text("<project/>")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BrokerError, match=r"Maven \(mvn\) is not on PATH"):
+        resolve_classpath(pom, tmp_path / "classpath.txt")
+
+
+def test_a_taken_port_is_a_clear_error(paths: BrokerPaths, dying_java: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(BrokerError, match=f"port {port} on 127.0.0.1 is already in use"):
+            LocalBroker(paths, java=str(dying_java)).start(port=port)
+
+
+def test_a_stale_pid_file_is_detected_and_removed(paths: BrokerPaths) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    info = BrokerInfo(dead.pid, 1, 2, "3.9.1", str(paths.data_dir), time.time())
+    paths.state_file.write_text(json.dumps(_as_dict(info)))
+    assert LocalBroker(paths).status() is None
+    assert not paths.state_file.exists()
+
+
+def test_a_live_pid_that_is_not_our_broker_counts_as_stale(
+    paths: BrokerPaths, sleeper: subprocess.Popen[bytes]
+) -> None:
+    info = BrokerInfo(sleeper.pid, 1, 2, "3.9.1", str(paths.data_dir), time.time())
+    paths.state_file.write_text(json.dumps(_as_dict(info)))
+    assert LocalBroker(paths).status() is None, "a reused pid must not be mistaken for the broker"
+
+
+def test_a_stale_classpath_cache_is_not_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pom = tmp_path / "pom.xml"
+    pom.write_text("<project/>")
+    cache = tmp_path / "classpath.txt"
+    cache.write_text(str(tmp_path / "kafka_2.13-3.9.1.jar"))  # names a jar that does not exist
+    monkeypatch.setenv("PATH", str(tmp_path))  # so the only way out is "Maven is needed"
+    with pytest.raises(BrokerError, match="Maven"):
+        resolve_classpath(pom, cache)
+
+
+def test_cli_turns_broker_errors_into_one_line_and_exit_code_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ARENA_BROKER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["broker", "start"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("arena: ")
+
+
+def _as_dict(info: BrokerInfo) -> dict[str, object]:
+    return {name: getattr(info, name) for name in BrokerInfo.__slots__}
