@@ -41,7 +41,7 @@ def policy_problem(tiers: TierPolicies, evolution: EvolutionPolicy) -> str | Non
             return problem
     budget = tiers.incubator.budget_bps + tiers.proving.budget_bps + tiers.arena.budget_bps
     if budget > BPS:
-        return f"tier budgets sum to {budget} bps, at most {BPS} allowed"
+        return f"tier_policy budget_bps values sum to {budget}, at most {BPS} allowed"
     capacity = tiers.incubator.max_agents + tiers.proving.max_agents + tiers.arena.max_agents
     e = evolution
     return (

@@ -38,7 +38,7 @@ class KafkaCluster:
 
 def _docker_answers() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]  # noqa: PLC0415
+        import docker  # noqa: PLC0415
 
         docker.from_env().ping()
     except Exception:  # noqa: BLE001 - no daemon, no socket, no permission: all mean "no Docker"
