@@ -10,7 +10,8 @@ Envelope invariants:
     an event breaks the chain.
 
 Canonical bytes are ``orjson.dumps(doc_without_hash, option=OPT_SORT_KEYS)`` of the JSON-mode dict,
-which equals ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)``. The hash
+which equals ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` (all keys
+are ASCII field and gene names, so byte order and code-point order of keys agree). The hash
 covers the event as *written*: a reader verifies it on the raw decoded dict, before upcasting.
 
 Every integer in an event is within +-(2**53 - 1), so every JSON reader gets it exactly.

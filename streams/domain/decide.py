@@ -15,7 +15,10 @@ Order of checks (the first failing one is reported): arena existence, then the r
   would leave that range is ``AMOUNT_OUT_OF_RANGE``, so every amount in every event stays exact.
 * ``DUPLICATE_FILL`` is checked right after the arena exists: a fill that was already recorded is
   reported as such even if the agent has died since.
-* Agent ids are never reused, not even those of killed agents (``AGENT_EXISTS``).
+* Agent ids are never reused, not even those of killed agents (``AGENT_EXISTS``). An unknown agent
+  (or MutateAgent parent) is ``AGENT_NOT_FOUND``; a killed one ``AGENT_NOT_ALIVE`` (``PARENT_NOT_ALIVE``).
+* SpawnAgent may place an agent directly in any tier (seeding an arena with known strategies);
+  ``TIER_FULL`` counts the alive agents of that tier.
 * Graduation moves an agent's existing capital into the new tier's capital; the next evolution
   cycle's rebalance resizes it to the new tier's budget.
 """
@@ -65,7 +68,7 @@ Decision = list[AnyPayload] | Rejection
 
 
 def _money(state: ArenaState, amount: int) -> Money:
-    return Money.model_construct(amount=amount, currency=state.currency)
+    return Money(amount=amount, currency=state.currency)
 
 
 def _currency_problem(state: ArenaState, currency: str, agent_id: str | None = None) -> Rejection | None:
@@ -118,9 +121,7 @@ def _create(state: ArenaState, c: CreateArena) -> Decision:
     if problem:
         return Rejection(Reason.INVALID_POLICY, problem)
     return [
-        ArenaCreated.model_construct(
-            currency=c.currency, tier_policy=c.tier_policy, evolution_policy=c.evolution_policy, seed=c.seed
-        )
+        ArenaCreated(currency=c.currency, tier_policy=c.tier_policy, evolution_policy=c.evolution_policy, seed=c.seed)
     ]
 
 
@@ -134,7 +135,7 @@ def _fund(state: ArenaState, c: FundArena) -> Decision:
         return _overflow("the arena's capital", capital)
     if state.funded_total + amount > MAX_MINOR:
         return _overflow("the arena's funded total", state.funded_total + amount)
-    return [ArenaFunded.model_construct(amount=_money(state, amount))]
+    return [ArenaFunded(amount=_money(state, amount))]
 
 
 def _withdraw(state: ArenaState, c: WithdrawFunds) -> Decision:
@@ -149,7 +150,7 @@ def _withdraw(state: ArenaState, c: WithdrawFunds) -> Decision:
         )
     if state.withdrawn_total + amount > MAX_MINOR:
         return _overflow("the arena's withdrawn total", state.withdrawn_total + amount)
-    return [FundsWithdrawn.model_construct(amount=_money(state, amount))]
+    return [FundsWithdrawn(amount=_money(state, amount))]
 
 
 def _spawn(state: ArenaState, c: SpawnAgent) -> Decision:
@@ -161,11 +162,7 @@ def _spawn(state: ArenaState, c: SpawnAgent) -> Decision:
     limit = state.tier_limits(c.tier).max_agents
     if state.tier_counts.of(c.tier) >= limit:
         return Rejection(Reason.TIER_FULL, f"tier {c.tier} already has its {limit} alive agents", c.agent_id)
-    return [
-        AgentSpawned.model_construct(
-            agent_id=c.agent_id, tier=c.tier, genome=dict(c.genome), parent_id=None, generation=0
-        )
-    ]
+    return [AgentSpawned(agent_id=c.agent_id, tier=c.tier, genome=dict(c.genome), parent_id=None, generation=0)]
 
 
 def _allocate(state: ArenaState, c: AllocateCapital) -> Decision:
@@ -193,7 +190,7 @@ def _allocate(state: ArenaState, c: AllocateCapital) -> Decision:
         )
     if agent.allocated_total + amount > MAX_MINOR:
         return _overflow(f"agent {c.agent_id}'s gross allocation", agent.allocated_total + amount, c.agent_id, amount)
-    return [CapitalAllocated.model_construct(agent_id=c.agent_id, amount=_money(state, amount))]
+    return [CapitalAllocated(agent_id=c.agent_id, amount=_money(state, amount))]
 
 
 def _release(state: ArenaState, c: ReleaseCapital) -> Decision:
@@ -211,7 +208,7 @@ def _release(state: ArenaState, c: ReleaseCapital) -> Decision:
             c.agent_id,
             amount,
         )
-    return [CapitalReleased.model_construct(agent_id=c.agent_id, amount=_money(state, amount))]
+    return [CapitalReleased(agent_id=c.agent_id, amount=_money(state, amount))]
 
 
 def _record_pnl(state: ArenaState, c: RecordPnL) -> Decision:
@@ -246,7 +243,7 @@ def _record_pnl(state: ArenaState, c: RecordPnL) -> Decision:
         if abs(total + amount) > MAX_MINOR:
             return _overflow(what, total + amount, c.agent_id)
     return [
-        PnLRecorded.model_construct(
+        PnLRecorded(
             agent_id=c.agent_id,
             amount=amount,
             currency=c.currency,
@@ -261,11 +258,7 @@ def _kill(state: ArenaState, c: KillAgent) -> Decision:
     agent = _agent_problem(state, c.agent_id)
     if isinstance(agent, Rejection):
         return agent
-    return [
-        AgentKilled.model_construct(
-            agent_id=c.agent_id, tier=agent.tier, reason=c.reason, returned=_money(state, agent.balance)
-        )
-    ]
+    return [AgentKilled(agent_id=c.agent_id, tier=agent.tier, reason=c.reason, returned=_money(state, agent.balance))]
 
 
 def _graduate(state: ArenaState, c: GraduateAgent) -> Decision:
@@ -288,7 +281,7 @@ def _graduate(state: ArenaState, c: GraduateAgent) -> Decision:
     limit = state.tier_limits(to_tier).max_agents
     if state.tier_counts.of(to_tier) >= limit:
         return Rejection(Reason.TIER_FULL, f"tier {to_tier} already has its {limit} alive agents", c.agent_id)
-    return [AgentGraduated.model_construct(agent_id=c.agent_id, from_tier=agent.tier, to_tier=to_tier)]
+    return [AgentGraduated(agent_id=c.agent_id, from_tier=agent.tier, to_tier=to_tier)]
 
 
 def _mutate(state: ArenaState, c: MutateAgent) -> Decision:
@@ -307,8 +300,8 @@ def _mutate(state: ArenaState, c: MutateAgent) -> Decision:
     if state.tier_counts.incubator >= limit:
         return Rejection(Reason.TIER_FULL, f"tier incubator already has its {limit} alive agents", c.child_id)
     return [
-        AgentMutated.model_construct(parent_id=parent.agent_id, child_id=c.child_id, genome=genome, seed=c.seed),
-        AgentSpawned.model_construct(
+        AgentMutated(parent_id=parent.agent_id, child_id=c.child_id, genome=genome, seed=c.seed),
+        AgentSpawned(
             agent_id=c.child_id,
             tier="incubator",
             genome=dict(genome),

@@ -60,7 +60,7 @@ class _Plan:
         self.payloads.append(payload)
 
     def money(self, amount: int) -> Money:
-        return Money.model_construct(amount=amount, currency=self.state.currency)
+        return Money(amount=amount, currency=self.state.currency)
 
 
 def _eligible(fitness: Fitness, threshold: GraduationThreshold) -> bool:
@@ -76,7 +76,7 @@ def _cull(plan: _Plan, cycle: int, judged: list[Fitness]) -> set[str]:
         if f.agent_id in doomed:
             agent = plan.state.agents[f.agent_id]
             plan.emit(
-                AgentKilled.model_construct(
+                AgentKilled(
                     agent_id=agent.agent_id,
                     tier=agent.tier,
                     reason=f"evolution cycle {cycle}: {doomed[f.agent_id]}",
@@ -99,7 +99,7 @@ def _promote(plan: _Plan, ranked: list[Fitness]) -> int:
             if room <= 0:
                 break
             if plan.state.agents[f.agent_id].tier == from_tier and _eligible(f, threshold):
-                plan.emit(AgentGraduated.model_construct(agent_id=f.agent_id, from_tier=from_tier, to_tier=to_tier))
+                plan.emit(AgentGraduated(agent_id=f.agent_id, from_tier=from_tier, to_tier=to_tier))
                 promoted += 1
                 room -= 1
     return promoted
@@ -120,11 +120,9 @@ def _refill(plan: _Plan, cycle: int, ranked: list[Fitness]) -> int:
             parent = plan.state.agents[parents[spawned % len(parents)]]
             seed = derive_seed(plan.state.seed, cycle, k)
             genome = mutate_genome(parent.genome, seed, plan.state.evolution_policy.mutation_step)
+            plan.emit(AgentMutated(parent_id=parent.agent_id, child_id=child_id, genome=genome, seed=seed))
             plan.emit(
-                AgentMutated.model_construct(parent_id=parent.agent_id, child_id=child_id, genome=genome, seed=seed)
-            )
-            plan.emit(
-                AgentSpawned.model_construct(
+                AgentSpawned(
                     agent_id=child_id,
                     tier="incubator",
                     genome=dict(genome),
@@ -153,13 +151,13 @@ def _rebalance(plan: _Plan) -> tuple[int, int]:
     for agent_id, target in targets:
         balance = plan.state.agents[agent_id].balance
         if balance > target:
-            plan.emit(CapitalReleased.model_construct(agent_id=agent_id, amount=plan.money(balance - target)))
+            plan.emit(CapitalReleased(agent_id=agent_id, amount=plan.money(balance - target)))
             released += 1
     for agent_id, target in targets:
         agent = plan.state.agents[agent_id]
         amount = min(target - agent.balance, plan.state.treasury, MAX_MINOR - agent.allocated_total)
         if amount > 0:
-            plan.emit(CapitalAllocated.model_construct(agent_id=agent_id, amount=plan.money(amount)))
+            plan.emit(CapitalAllocated(agent_id=agent_id, amount=plan.money(amount)))
             allocated += 1
     return released, allocated
 
@@ -170,15 +168,13 @@ def conservation_check(state: ArenaState) -> CapitalConservationCheck:
     for agent in state.agents.values():
         if agent.alive:
             per_tier[agent.tier] += agent.balance
-    return CapitalConservationCheck.model_construct(
+    return CapitalConservationCheck(
         treasury=state.treasury,
         agents_total=state.agents_total,
         funded=state.funded_total,
         withdrawn=state.withdrawn_total,
         pnl=state.pnl_total,
-        tier_capital=TierCapital.model_construct(
-            incubator=per_tier["incubator"], proving=per_tier["proving"], arena=per_tier["arena"]
-        ),
+        tier_capital=TierCapital(incubator=per_tier["incubator"], proving=per_tier["proving"], arena=per_tier["arena"]),
     )
 
 
@@ -194,7 +190,7 @@ def run_cycle(state: ArenaState, cycle: int) -> list[AnyPayload]:
     released, allocated = _rebalance(plan)
     plan.emit(conservation_check(plan.state))
     plan.emit(
-        EvolutionCycleComplete.model_construct(
+        EvolutionCycleComplete(
             cycle=cycle,
             judged=len(judged),
             killed=len(doomed),

@@ -11,7 +11,6 @@ ignored. A gap means the history is incomplete and the result would be wrong, so
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 
 from schemas.events import Event
 from streams.domain.apply import apply_payload
@@ -29,12 +28,27 @@ def evolve(state: ArenaState, event: Event) -> ArenaState:
         return state
     if event.seq != state.last_seq + 1:
         raise SequenceGap(f"arena {state.arena_id}: expected seq {state.last_seq + 1}, got {event.seq}")
-    state = apply_payload(state, event.payload, event.seq)
-    return replace(
-        state,
+    s = apply_payload(state, event.payload, event.seq)
+    # written out rather than dataclasses.replace: this runs once per event
+    return ArenaState(
+        arena_id=s.arena_id,
+        exists=s.exists,
+        currency=s.currency,
+        tier_policy=s.tier_policy,
+        evolution_policy=s.evolution_policy,
+        seed=s.seed,
+        treasury=s.treasury,
+        agents_total=s.agents_total,
+        funded_total=s.funded_total,
+        withdrawn_total=s.withdrawn_total,
+        pnl_total=s.pnl_total,
+        tier_counts=s.tier_counts,
         last_seq=event.seq,
         last_hash=event.hash,
-        command_ids=state.command_ids.add(event.causation_id),
+        last_cycle=s.last_cycle,
+        agents=s.agents,
+        command_ids=s.command_ids.add(event.causation_id),
+        fill_refs=s.fill_refs,
     )
 
 

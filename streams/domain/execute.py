@@ -12,7 +12,8 @@ Steps, all pure:
  5. ``evolve`` folds the events into the state.
  6. The core's own conservation check compares the state change with the postings. If it fails, the
     decided events are dropped and a single ``CONSERVATION_VIOLATED`` rejection is emitted instead:
-    a bug in a rule must never publish money that does not add up.
+    a bug in a rule must never publish money that does not add up. This fails closed: if a state were
+    ever corrupt, every later command would be refused the same way until someone repairs it.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def rejection_payload(command: Command, rejection: Rejection) -> AnyPayload:
     """The event payload that reports ``rejection`` of ``command``."""
     if isinstance(command, AllocateCapital | ReleaseCapital):
         requested = command.amount.amount if rejection.requested is None else rejection.requested
-        return AllocationError.model_construct(
+        return AllocationError(
             command_type=command.type,
             error_kind=kind_of(rejection.reason),
             reason=rejection.reason,
@@ -59,7 +60,7 @@ def rejection_payload(command: Command, rejection: Rejection) -> AnyPayload:
             agent_id=rejection.agent_id or command.agent_id,
             requested=requested if abs(requested) <= MAX_MINOR else None,
         )
-    return CommandRejected.model_construct(
+    return CommandRejected(
         command_type=command.type,
         error_kind=kind_of(rejection.reason),
         reason=rejection.reason,
@@ -90,7 +91,7 @@ def seal(state: ArenaState, command: Command, payloads: list[AnyPayload]) -> tup
             "prev_hash": state.last_hash,
         }
         event_hash = body_digest(doc)
-        event = Event.model_construct(
+        event = Event(
             event_id=event_id,
             arena_id=command.arena_id,
             seq=seq,

@@ -28,7 +28,7 @@ _NONE: Final[Postings] = ()
 def _move(debit: str, credit: str, amount: int) -> Postings:
     if amount == 0:
         return _NONE
-    return (Posting.model_construct(debit=debit, credit=credit, amount=amount),)
+    return (Posting(debit=debit, credit=credit, amount=amount),)
 
 
 def postings_of(payload: BaseModel) -> Postings:

@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from schemas.alerts import ConservationAlert
 from schemas.commands import Command, parse_command
 from schemas.events import Event, decode_event_with_digest, encode_event
@@ -64,6 +63,7 @@ class Harness:
     book: Book = field(default_factory=Book)
     events: list[Event] = field(default_factory=list)
     alerts: list[ConservationAlert] = field(default_factory=list)
+    counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def run(self, cmd: Command) -> Outcome:
         outcome = execute(self.state, cmd)
@@ -76,6 +76,8 @@ class Harness:
         return outcome
 
     def do(self, type_: str, **fields: Any) -> Outcome:
+        """Run a command; ids come from this harness, so equal scripts give equal histories."""
+        fields.setdefault("command_id", f"h-{next(self.counter)}")
         return self.run(command(type_, **fields))
 
     def payloads(self, outcome: Outcome) -> list[Any]:
@@ -103,4 +105,4 @@ def rejection_of(outcome: Outcome) -> tuple[str, str]:
     assert len(outcome.events) == 1, [e.type for e in outcome.events]
     payload = outcome.events[0].payload
     assert payload.type in ("CommandRejected", "AllocationError"), payload.type
-    return payload.type, payload.reason.value  # type: ignore[union-attr]
+    return payload.type, payload.reason.value

@@ -371,7 +371,10 @@ def test_eligible_agent_graduates_one_tier_keeping_its_capital() -> None:
     h = with_agents(arena(), "a", allocate=10_000)
     _trade(h, "a", 100, 100)  # 2 records, 200 bps
     (event,) = h.do("GraduateAgent", agent_id="a").events
-    assert event.payload.model_dump(include={"from_tier", "to_tier"}) == {"from_tier": "incubator", "to_tier": "proving"}
+    assert event.payload.model_dump(include={"from_tier", "to_tier"}) == {
+        "from_tier": "incubator",
+        "to_tier": "proving",
+    }
     assert h.state.agents["a"].tier == "proving"
     assert h.state.agents["a"].balance == 10_200
     assert (h.state.tier_counts.incubator, h.state.tier_counts.proving) == (0, 1)

@@ -1,0 +1,101 @@
+"""Arena state kept piecewise in key-value tables, with a decoded cache in front.
+
+The tables (Faust tables in the worker, plain dicts in tests) are the durable copy: each command
+writes only the rows it changed — the arena's small header, the agents its events touched and a few
+idempotency-window entries — so a command's changelog write does not grow with the arena. The cache
+holds the decoded `ArenaState` so a command does not re-read an arena either; it is dropped whenever
+partitions move (`invalidate`), and rebuilt from the tables on the next access.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any
+
+from schemas.events import Event
+from streams.domain import ArenaState, StateRows, from_rows, row_changes
+
+# Table keys are "<arena>\x1f<...>": the unit separator cannot occur in an arena id (see schemas).
+SEP = "\x1f"
+
+JsonTable = MutableMapping[str, Any]
+
+
+class ArenaStore:
+    """Load an arena's state, save what a command changed; nothing else touches the tables."""
+
+    def __init__(
+        self,
+        headers: JsonTable,
+        agents: JsonTable,
+        windows: JsonTable,
+        *,
+        owns: Callable[[str], bool] = lambda _arena: True,
+    ) -> None:
+        self._headers = headers
+        self._agents = agents
+        self._windows = windows
+        self._owns = owns
+        self._cache: dict[str, ArenaState] = {}
+        self._loaded = False
+
+    def invalidate(self) -> None:
+        """Forget the decoded cache (partitions moved); the tables stay the truth."""
+        self._cache.clear()
+        self._loaded = False
+
+    def load(self, arena_id: str) -> ArenaState:
+        if not self._loaded:
+            self._load_all()
+        state = self._cache.get(arena_id)
+        if state is None:
+            state = ArenaState.empty(arena_id)
+            self._cache[arena_id] = state
+        return state
+
+    def save(self, before: ArenaState, after: ArenaState, events: Iterable[Event]) -> None:
+        arena = after.arena_id
+        changes = row_changes(before, after, events)
+        self._headers[arena] = changes.header
+        for agent_id, row in changes.agents.items():
+            self._agents[f"{arena}{SEP}{agent_id}"] = row
+        for prefix, put, deleted in (
+            ("c", changes.command_ids_put, changes.command_ids_deleted),
+            ("f", changes.fill_refs_put, changes.fill_refs_deleted),
+        ):
+            for entry, counter in put.items():
+                self._windows[f"{arena}{SEP}{prefix}{SEP}{entry}"] = counter
+            for entry in deleted:
+                self._windows.pop(f"{arena}{SEP}{prefix}{SEP}{entry}", None)
+        self._cache[arena] = after
+
+    def arenas(self) -> dict[str, ArenaState]:
+        """Every arena this store owns, decoded (for read-only queries and audits)."""
+        if not self._loaded:
+            self._load_all()
+        return {arena: state for arena, state in self._cache.items() if state.exists}
+
+    def _load_all(self) -> None:
+        """One pass over the tables rebuilds every owned arena: O(rows) once per rebalance, not per command."""
+        agents: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for key, row in self._agents.items():
+            arena, _, agent_id = key.partition(SEP)
+            agents[arena][agent_id] = row
+        windows: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: {"c": {}, "f": {}})
+        for key, counter in self._windows.items():
+            arena, _, rest = key.partition(SEP)
+            kind, _, entry = rest.partition(SEP)
+            windows[arena][kind][entry] = int(counter)
+        self._cache = {}
+        for arena, header in self._headers.items():
+            if not self._owns(arena):
+                continue
+            rows = StateRows(
+                header=dict(header),
+                agents=agents.get(arena, {}),
+                command_ids=windows[arena]["c"],
+                fill_refs=windows[arena]["f"],
+            )
+            self._cache[arena] = from_rows(rows)
+        self._loaded = True
