@@ -7,7 +7,7 @@ import itertools
 import orjson
 
 from schemas.commands import encode_command
-from schemas.events import decode_event
+from schemas.events import Event, decode_event
 from streams.arena_store import ArenaStore
 from streams.command_processor import CommandProcessor
 from streams.dead_letter import SourceRef, decode_dead_letter
@@ -40,7 +40,7 @@ def _setup_commands() -> list[bytes]:
 
 def test_valid_commands_become_hash_chained_events_with_contiguous_seq() -> None:
     processor, *_ = _processor()
-    events = []
+    events: list[Event] = []
     for offset, raw in enumerate(_setup_commands()):
         handled = processor.handle(ARENA.encode(), raw, _at(offset))
         assert handled.dead_letter is None

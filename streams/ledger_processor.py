@@ -1,0 +1,138 @@
+"""One event in, its alerts out: the ledger processor minus Kafka.
+
+The ledger processor is the second, independent witness of the money. It owns its balances (rows
+in its own tables, never the command processor's state), rebuilds them from postings only through
+the pure book (streams/domain/book.py), and turns every failed check into a `ConservationAlert`.
+Like the arena store, it writes only what an event changed: the arena's head row and the accounts
+the event's postings touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.alerts import Check, ConservationAlert, encode_alert
+from schemas.events import EventDecodeError, decode_event_with_digest
+from streams.arena_store import SEP
+from streams.domain import ArenaBook, Book, touched_agents
+from streams.domain.accounts import AGENT_PREFIX
+
+JsonTable = MutableMapping[str, Any]
+
+_ARENA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+UNKNOWN_ARENA = "unknown-arena"  # for alerts about records whose key is not an arena id
+
+_HEAD_FIELDS = ("last_seq", "last_hash", "treasury", "agents_total", "funded", "withdrawn", "pnl")
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """Bytes on the event topic that are not an event: reported, never skipped silently."""
+
+    partition: int
+    offset: int
+    error: str
+
+
+@dataclass(slots=True)
+class LedgerCounters:
+    events: int = 0
+    alerts: int = 0
+    undecodable: list[Undecodable] = field(default_factory=list)
+
+
+class LedgerStore:
+    """The book's rows: `heads[arena]` and `accounts[arena␟account] = [balance or None, tier or None]`.
+
+    None keeps "never posted" apart from "posted down to zero", so the rebuilt book equals the live one.
+    """
+
+    def __init__(self, heads: JsonTable, accounts: JsonTable) -> None:
+        self._heads = heads
+        self._accounts = accounts
+        self.book = Book()
+        self._loaded = False
+
+    def invalidate(self) -> None:
+        self.book = Book()
+        self._loaded = False
+
+    def ensure_loaded(self) -> Book:
+        if self._loaded:
+            return self.book
+        rows: dict[str, dict[str, list[Any]]] = defaultdict(dict)
+        for key, value in self._accounts.items():
+            arena, _, account = key.partition(SEP)
+            rows[arena][account] = value
+        book = Book()
+        for arena, head in self._heads.items():
+            arena_book = book.arena(arena)
+            for name in _HEAD_FIELDS:
+                setattr(arena_book, name, head[name])
+            for account, (balance, tier) in rows.get(arena, {}).items():
+                if balance is not None:
+                    arena_book.balances[account] = int(balance)
+                if tier is not None:
+                    arena_book.agent_tiers[account.removeprefix(AGENT_PREFIX)] = tier
+        self.book = book
+        self._loaded = True
+        return book
+
+    def save(self, arena_book: ArenaBook, accounts: set[str]) -> None:
+        arena = arena_book.arena_id
+        self._heads[arena] = {name: getattr(arena_book, name) for name in _HEAD_FIELDS}
+        for account in accounts:
+            is_agent = account.startswith(AGENT_PREFIX)
+            tier = arena_book.agent_tiers.get(account.removeprefix(AGENT_PREFIX)) if is_agent else None
+            self._accounts[f"{arena}{SEP}{account}"] = [arena_book.balances.get(account), tier]
+
+
+class LedgerProcessor:
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self.counters = LedgerCounters()
+
+    def handle(
+        self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
+    ) -> tuple[ConservationAlert, ...]:
+        """Apply one event to the book; return its alerts (the agent sends them, encoded, to arena.alerts)."""
+        book = self.store.ensure_loaded()
+        try:
+            if value is None:
+                raise EventDecodeError("a record without a value")
+            event, digest = decode_event_with_digest(value)
+        except EventDecodeError as exc:
+            self.counters.undecodable.append(Undecodable(partition, offset, str(exc)))
+            self.counters.alerts += 1
+            return (_undecodable_alert(key, str(exc), topic=topic, partition=partition, offset=offset),)
+        self.counters.events += 1
+        alerts = book.apply(event, digest)
+        touched = {account for posting in event.postings for account in (posting.debit, posting.credit)}
+        touched.update(AGENT_PREFIX + agent_id for agent_id in touched_agents(event))
+        self.store.save(book.arena(event.arena_id), touched)
+        self.counters.alerts += len(alerts)
+        return tuple(alerts)
+
+
+def _undecodable_alert(key: bytes | None, error: str, *, topic: str, partition: int, offset: int) -> ConservationAlert:
+    """An event that cannot be read is a hole in the record: the book cannot vouch for anything after it."""
+    arena = key.decode("utf-8", errors="replace") if key is not None else ""
+    where = f"{topic}[{partition}]@{offset}"
+    return ConservationAlert(
+        alert_id=f"{where}:{Check.UNDECODABLE_EVENT.value}",
+        arena_id=arena if _ARENA_ID.fullmatch(arena) else UNKNOWN_ARENA,
+        check=Check.UNDECODABLE_EVENT,
+        event_id=where,
+        seq=0,
+        expected="a readable event",
+        actual=error[:500],
+        message=f"the record at {where} is not a readable event; later checks of this arena may be unreliable",
+    )
+
+
+def encode_alerts(alerts: tuple[ConservationAlert, ...]) -> list[bytes]:
+    return [encode_alert(alert) for alert in alerts]
