@@ -92,6 +92,32 @@ def _topics_describe(args: argparse.Namespace, settings: Settings | None = None)
     return 0 if len(states) == len(layout) else 1
 
 
+# ---- worker -------------------------------------------------------------------------------------
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from dataclasses import replace  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from faust.worker import Worker as FaustWorker  # noqa: PLC0415 - Faust is slow to import
+
+    from streams.worker_app import WorkerOptions, build_worker  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    create_topics(settings, topic_layout(settings))
+    options = WorkerOptions.from_env()
+    if args.app_id:
+        options = replace(options, app_id=args.app_id)
+    if args.web_port is not None:
+        options = replace(options, web_port=args.web_port)
+    if args.datadir:
+        options = replace(options, datadir=Path(args.datadir))
+    worker = build_worker(settings, options)
+    _progress(f"worker {options.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
+    FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
+    return 0
+
+
 # ---- main job -----------------------------------------------------------------------------------
 
 
@@ -133,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
         action = topics_sub.add_parser(name, help=text)
         _cluster_flags(action)
         action.set_defaults(handler=handler)
+
+    worker = sub.add_parser("worker", help="run the command and ledger processors (Faust, exactly-once)")
+    _cluster_flags(worker)
+    worker.add_argument("--app-id", help="Faust app id / consumer group (default: $ARENA_APP_ID or arena-ledger)")
+    worker.add_argument("--web-port", type=int, help="serve read-only state on 127.0.0.1:PORT (default: off)")
+    worker.add_argument("--datadir", help="worker state directory (default: .arena/worker)")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker.set_defaults(handler=_worker)
 
     run = sub.add_parser("run", help="the main job (see README)")
     _cluster_flags(run)

@@ -1,0 +1,118 @@
+"""The pipeline on a real broker: commands in, exactly the pure core's events out, per arena, in order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import orjson
+import pytest
+
+from producers.publisher import CommandPublisher
+from schemas.alerts import decode_alert
+from schemas.commands import Command, encode_command
+from schemas.events import decode_event, encode_event
+from streams.config import Settings
+from streams.dead_letter import decode_dead_letter
+from streams.domain import ArenaState, execute
+from streams.partitioning import partition_for
+from tests.integration.kafka_io import read_topic
+from tests.integration.worker_process import running_worker
+from tests.unit.builders import command, money, small_policies
+
+pytestmark = pytest.mark.integration
+
+
+def _arena_commands(arena: str, salt: int) -> list[Command]:
+    cmds: list[Command] = [
+        command("CreateArena", arena_id=arena, currency="EUR", seed=salt, **small_policies()),
+        command("FundArena", arena_id=arena, amount=money(1_000_000)),
+    ]
+    for n in range(3):
+        cmds.append(command("SpawnAgent", arena_id=arena, agent_id=f"a{n}", genome={"exposure_bps": 100 * (n + 1)}))
+        cmds.append(command("AllocateCapital", arena_id=arena, agent_id=f"a{n}", amount=money(10_000)))
+    for day in range(1, 4):
+        for n in range(3):
+            pnl = (salt * 37 + day * 11 + n * 5) % 900 - 450
+            cmds.append(
+                command(
+                    "RecordPnL",
+                    arena_id=arena,
+                    agent_id=f"a{n}",
+                    amount=pnl,
+                    currency="EUR",
+                    period=day,
+                    source="simulation",
+                )
+            )
+    cmds.append(command("AllocateCapital", arena_id=arena, agent_id="a0", amount=money(10**15)))  # rejected
+    return cmds
+
+
+def _expected_events(commands: list[Command]) -> list[bytes]:
+    """What the one deciding function says these commands produce (a duplicate produces nothing)."""
+    state = ArenaState.empty(commands[0].arena_id)
+    produced: list[bytes] = []
+    for cmd in commands:
+        outcome = execute(state, cmd)
+        state = outcome.state
+        produced.extend(encode_event(e) for e in outcome.events)
+    return produced
+
+
+def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
+    settings: Settings, prefix: str, tmp_path: Path
+) -> None:
+    arenas = [f"arena-{i}" for i in range(6)]
+    assert len({partition_for(a, settings.partitions) for a in arenas}) > 1, "the test must span partitions"
+    per_arena = {arena: _arena_commands(arena, salt) for salt, arena in enumerate(arenas)}
+    # Interleave arenas, resend one command (a retrying engine), and slip in a poison message.
+    schedule: list[tuple[str, bytes]] = []
+    longest = max(len(c) for c in per_arena.values())
+    for i in range(longest):
+        for arena in arenas:
+            if i < len(per_arena[arena]):
+                schedule.append((arena, encode_command(per_arena[arena][i])))
+        if i == 5:
+            schedule.append((arenas[0], encode_command(per_arena[arenas[0]][3])))  # duplicate
+            float_money = {
+                "type": "FundArena",
+                "command_id": "poison-1",
+                "arena_id": arenas[1],
+                "issued_at": 1,
+                "amount": {"amount": 12.5, "currency": "EUR"},
+            }
+            schedule.append((arenas[1], orjson.dumps(float_money)))  # poison: money as a float
+    expected = {arena: _expected_events(per_arena[arena]) for arena in arenas}
+    total = sum(len(v) for v in expected.values())
+
+    with running_worker(settings, f"{prefix}app", tmp_path) as log_path:
+        with CommandPublisher(settings) as publisher:
+            for arena, raw in schedule:
+                publisher.publish_raw(arena, raw)
+        records = read_topic(settings, settings.topics.events, expect_at_least=total, timeout_s=180, settle_s=3)
+        dead = read_topic(settings, settings.topics.dlq, expect_at_least=1, timeout_s=30, settle_s=1)
+        alerts = read_topic(settings, settings.topics.alerts, settle_s=2, timeout_s=10)
+
+    log_text = log_path.read_text(errors="replace")
+    got: dict[str, list[bytes]] = defaultdict(list)
+    for record in records:
+        assert record.key is not None and record.value is not None
+        arena = record.key.decode()
+        assert record.partition == partition_for(arena, settings.partitions), "events co-partitioned with commands"
+        got[arena].append(record.value)
+    assert len(records) == total, f"{len(records)} events, expected {total}\n{log_text[-4000:]}"
+    for arena in arenas:
+        assert got[arena] == expected[arena], f"{arena}: the events differ from the pure core's decision"
+        seqs = [decode_event(v).seq for v in got[arena]]
+        assert seqs == list(range(1, len(seqs) + 1))
+    rejections = [decode_event(v) for vs in got.values() for v in vs if decode_event(v).type == "AllocationError"]
+    assert len(rejections) == len(arenas) and all(r.payload.reason == "INSUFFICIENT_TREASURY" for r in rejections)  # type: ignore[union-attr]
+
+    assert len(dead) == 1, [r.value for r in dead]
+    assert dead[0].value is not None
+    letter = decode_dead_letter(dead[0].value)
+    assert letter.reason == "SCHEMA_VIOLATION" and letter.source.topic == settings.topics.commands
+    assert letter.original_value() is not None and b"12.5" in letter.original_value()  # type: ignore[operator]
+    assert [decode_alert(a.value) for a in alerts if a.value] == [], "a healthy run raises no alert"
+    assert orjson.loads(got[arenas[0]][0])["type"] == "ArenaCreated"

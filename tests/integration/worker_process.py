@@ -1,0 +1,71 @@
+"""Run `arena worker` as a real process against a test's own topics, and stop it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from streams.broker.launcher import project_root
+from streams.config import Settings
+
+
+def worker_env(settings: Settings, app_id: str, datadir: Path) -> dict[str, str]:
+    assert settings.bootstrap is not None
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
+        "ARENA_TOPIC_COMMANDS": settings.topics.commands,
+        "ARENA_TOPIC_EVENTS": settings.topics.events,
+        "ARENA_TOPIC_ALERTS": settings.topics.alerts,
+        "ARENA_TOPIC_DLQ": settings.topics.dlq,
+        "ARENA_PARTITIONS": str(settings.partitions),
+        "ARENA_APP_ID": app_id,
+        "ARENA_WORKER_DATADIR": str(datadir),
+        "ARENA_COMMIT_INTERVAL_S": "0.5",
+    }
+
+
+@contextmanager
+def running_worker(settings: Settings, app_id: str, workdir: Path, *, name: str = "worker") -> Iterator[Path]:
+    """Yields the worker's log path; on exit sends SIGTERM and waits (kills after 60 s)."""
+    log_path = workdir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
+            cwd=project_root(),
+            env=worker_env(settings, app_id, workdir / f"{name}-data"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            _wait_until_ready(process, log_path)
+            yield log_path
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], log_path: Path, timeout_s: float = 120.0) -> None:
+    """Faust logs "Ready" once its agents run; a worker that dies first fails the test at once, with its log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if "[^Worker]: Ready" in log_path.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker exited with {process.returncode}:\n{_tail(log_path)}")
+        time.sleep(0.2)
+    raise RuntimeError(f"the worker was not ready after {timeout_s:.0f}s:\n{_tail(log_path)}")
+
+
+def _tail(log_path: Path, chars: int = 4000) -> str:
+    return log_path.read_text(errors="replace")[-chars:]
