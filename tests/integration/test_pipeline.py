@@ -11,7 +11,7 @@ import pytest
 from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, encode_command
-from schemas.events import decode_event, encode_event
+from schemas.events import decode_event, digest, encode_event
 from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
 from streams.domain import ArenaState, execute
@@ -116,3 +116,35 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
     assert letter.original_value() is not None and b"12.5" in letter.original_value()  # type: ignore[operator]
     assert [decode_alert(a.value) for a in alerts if a.value] == [], "a healthy run raises no alert"
     assert orjson.loads(got[arenas[0]][0])["type"] == "ArenaCreated"
+
+
+def test_an_event_written_by_hand_that_creates_money_raises_an_alert_with_evidence(
+    settings: Settings, prefix: str, tmp_path: Path
+) -> None:
+    arena = "arena-forged"
+    commands = _arena_commands(arena, 3)[:4]  # create, fund, spawn, allocate
+    honest = _expected_events(commands)
+    last = decode_event(honest[-1])
+    forged_doc = orjson.loads(honest[1])  # the ArenaFunded event, replayed as a new one with more money
+    forged_doc.update(event_id="forged:0", seq=last.seq + 1, prev_hash=last.hash, causation_id="forged")
+    forged_doc["postings"][0]["amount"] = 5_000_000  # the payload still says 1,000,000: money from nowhere
+    forged_doc["hash"] = digest(forged_doc)  # a careful forger keeps the hash chain intact
+    forged = orjson.dumps(forged_doc)
+
+    with running_worker(settings, f"{prefix}app", tmp_path):
+        with CommandPublisher(settings) as publisher:
+            publisher.publish_many(commands)
+        read_topic(settings, settings.topics.events, expect_at_least=len(honest), timeout_s=120, settle_s=1)
+        with CommandPublisher(settings, topic=settings.topics.events) as writer:
+            writer.publish_raw(arena, forged)
+        alerts = [
+            decode_alert(r.value)
+            for r in read_topic(settings, settings.topics.alerts, expect_at_least=1, timeout_s=60, settle_s=2)
+            if r.value
+        ]
+    assert alerts, "a forged event must raise an alert"
+    assert {a.event_id for a in alerts} == {"forged:0"}
+    (alert,) = alerts
+    assert alert.check.value == "POSTINGS_MISMATCH_PAYLOAD"
+    assert "1000000" in alert.expected and "5000000" in alert.actual
+    assert alert.arena_id == arena and alert.seq == last.seq + 1
