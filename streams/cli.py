@@ -118,6 +118,54 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- reading topics -----------------------------------------------------------------------------
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from streams import tail  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    topic, formatter = _tail_target(settings, args.what)
+    records = (
+        tail.follow(settings, topic, from_end=False)
+        if args.follow
+        else iter(tail.snapshot(settings, topic, last=args.last))
+    )
+    for record in records:
+        if args.arena and (record.key or b"").decode("utf-8", errors="replace") != args.arena:
+            continue
+        print((record.value or b"").decode("utf-8", errors="replace") if args.json else formatter(record), flush=True)
+    return 0
+
+
+def _tail_target(settings: Settings, what: str) -> tuple[str, Callable[..., str]]:
+    from streams import tail  # noqa: PLC0415
+
+    topics = settings.topics
+    return {
+        "events": (topics.events, tail.format_event),
+        "commands": (topics.commands, tail.format_command),
+        "dlq": (topics.dlq, tail.format_dead_letter),
+        "alerts": (topics.alerts, tail.format_alert),
+    }[what]
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from streams import tail  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    count = 0
+    for record in tail.snapshot(settings, settings.topics.alerts, last=None):
+        print(tail.format_alert(record), flush=True)
+        count += 1
+    if args.follow:
+        for record in tail.follow(settings, settings.topics.alerts, from_end=True):
+            print(tail.format_alert(record), flush=True)
+            count += 1
+    print(f"{count} alert(s) on {settings.topics.alerts}", file=sys.stderr)
+    return 1 if count else 0
+
+
 # ---- main job -----------------------------------------------------------------------------------
 
 
@@ -167,6 +215,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--datadir", help="worker state directory (default: .arena/worker)")
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(handler=_worker)
+
+    tail_cmd = sub.add_parser("tail", help="print the records of a pipeline topic, one line each")
+    tail_cmd.add_argument("what", choices=["events", "commands", "dlq", "alerts"])
+    _cluster_flags(tail_cmd)
+    tail_cmd.add_argument("--follow", "-f", action="store_true", help="keep printing new records until Ctrl-C")
+    tail_cmd.add_argument("--last", "-n", type=int, default=None, help="only the last N records of each partition")
+    tail_cmd.add_argument("--arena", help="only this arena's records")
+    tail_cmd.add_argument("--json", action="store_true", help="print raw values (for jq)")
+    tail_cmd.set_defaults(handler=_tail)
+
+    alerts = sub.add_parser("alerts", help="print conservation alerts; exit 1 if there is any (for scripts)")
+    _cluster_flags(alerts)
+    alerts.add_argument("--follow", "-f", action="store_true", help="keep printing new alerts until Ctrl-C")
+    alerts.set_defaults(handler=_alerts)
 
     run = sub.add_parser("run", help="the main job (see README)")
     _cluster_flags(run)

@@ -17,7 +17,7 @@ from streams.dead_letter import decode_dead_letter
 from streams.domain import ArenaState, execute
 from streams.partitioning import partition_for
 from tests.integration.kafka_io import read_topic
-from tests.integration.worker_process import running_worker
+from streams.worker_process import running_worker
 from tests.unit.builders import command, money, small_policies
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,9 @@
-"""Run `arena worker` as a real process against a test's own topics, and stop it cleanly."""
+"""Run `arena worker` as a child process: for the main job, the tests and the benchmarks.
+
+The worker is a separate process, as in production, so a test can kill it with SIGKILL and the main
+job's own crash cannot take the worker's transactions with it. Its settings reach it through the
+environment, the same interface a user's deployment uses.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from streams.broker.launcher import project_root
 from streams.config import Settings
 
 
-def worker_env(settings: Settings, app_id: str, datadir: Path) -> dict[str, str]:
-    assert settings.bootstrap is not None
+def worker_env(settings: Settings, app_id: str, datadir: Path, *, commit_interval_s: float = 0.5) -> dict[str, str]:
+    if settings.bootstrap is None:
+        raise RuntimeError("resolve the cluster before starting a worker")
     return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
@@ -27,13 +33,13 @@ def worker_env(settings: Settings, app_id: str, datadir: Path) -> dict[str, str]
         "ARENA_PARTITIONS": str(settings.partitions),
         "ARENA_APP_ID": app_id,
         "ARENA_WORKER_DATADIR": str(datadir),
-        "ARENA_COMMIT_INTERVAL_S": "0.5",
+        "ARENA_COMMIT_INTERVAL_S": str(commit_interval_s),
     }
 
 
 @contextmanager
 def running_worker(settings: Settings, app_id: str, workdir: Path, *, name: str = "worker") -> Iterator[Path]:
-    """Yields the worker's log path; on exit sends SIGTERM and waits (kills after 60 s)."""
+    """Start a worker and wait until it is ready; yields its log path; on exit SIGTERM (SIGKILL after 60 s)."""
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

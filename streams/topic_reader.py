@@ -1,0 +1,135 @@
+"""Read a topic as it stands, in batches, with read_committed: the reader behind audit, tail and replay.
+
+A snapshot read has a definite end: the reader notes each partition's end offset when it starts and
+stops once every partition has been read up to it (or has reported end-of-partition: the rest were
+transaction markers or aborted records, which a read_committed consumer never returns). It never
+joins a consumer group (partitions are assigned, no offsets are committed), so reading the event
+topic cannot disturb the worker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+from streams.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRecord:
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+
+
+class TopicReadError(RuntimeError):
+    """The broker refused the read (missing topic, authorisation, ...): reported, never skipped."""
+
+
+def _consumer(settings: Settings, *, batch_bytes: int = 8 * 1024 * 1024) -> Consumer:
+    return Consumer(
+        settings.client_config(
+            {
+                "group.id": f"arena-reader-{uuid.uuid4().hex[:8]}",  # required by librdkafka; never committed
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+                "fetch.max.bytes": batch_bytes * 4,
+                "max.partition.fetch.bytes": batch_bytes,
+                "queued.max.messages.kbytes": 256 * 1024,
+            }
+        )
+    )
+
+
+def partitions_of(settings: Settings, topic: str) -> list[int]:
+    consumer = _consumer(settings)
+    try:
+        metadata = consumer.list_topics(topic, timeout=15)
+        entry = metadata.topics.get(topic)
+        if entry is None or entry.error is not None:
+            raise TopicReadError(f"topic {topic!r} is not readable: {entry.error if entry else 'missing'}")
+        return sorted(entry.partitions)
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Each partition's high watermark now (transaction markers included)."""
+    consumer = _consumer(settings)
+    try:
+        result: dict[int, int] = {}
+        for partition in partitions_of(settings, topic):
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15, cached=False)
+            result[partition] = high
+        return result
+    finally:
+        consumer.close()
+
+
+def read_snapshot(
+    settings: Settings,
+    topic: str,
+    *,
+    start: Mapping[int, int] | None = None,
+    stop: Mapping[int, int] | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch: int = 10_000,
+    timeout_s: float = 600.0,
+) -> Iterator[TopicRecord]:
+    """Yield every committed record from `start` (default: the beginning) up to the end offsets at call time.
+
+    `stop` (exclusive, per partition) ends earlier; partitions absent from `start` are read from the
+    beginning, partitions mapped to an offset at or past their end are skipped.
+    """
+    consumer = _consumer(settings)
+    try:
+        ends = dict(stop) if stop is not None else end_offsets(settings, topic)
+        firsts = {p: (start or {}).get(p, OFFSET_BEGINNING) for p in ends}
+        pending = {p for p, end in ends.items() if end > 0 and (firsts[p] < 0 or firsts[p] < end)}
+        if not pending:
+            return
+        consumer.assign([TopicPartition(topic, p, firsts[p]) for p in sorted(pending)])
+        read = 0
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() > deadline:
+                raise TopicReadError(f"reading {topic} did not reach its end within {timeout_s:.0f}s; left {pending}")
+            for message in consumer.consume(batch, 1.0):
+                error = message.error()
+                partition = message.partition() or 0
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        pending.discard(partition)
+                        continue
+                    raise TopicReadError(f"reading {topic}[{partition}]: {error.str()}")
+                offset = message.offset() or 0
+                if offset >= ends[partition]:
+                    pending.discard(partition)
+                    continue
+                _kind, timestamp = message.timestamp()
+                yield TopicRecord(partition, offset, timestamp, message.key(), message.value())
+                read += 1
+                if offset + 1 >= ends[partition]:
+                    pending.discard(partition)
+            if progress is not None:
+                progress(read)
+    finally:
+        consumer.close()
+
+
+def committed_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
+    """The group's committed offset per partition (-1 where it has committed nothing yet)."""
+    consumer = Consumer(settings.client_config({"group.id": group_id, "enable.auto.commit": False}))
+    try:
+        partitions = [TopicPartition(topic, p) for p in partitions_of(settings, topic)]
+        return {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=15)}
+    finally:
+        consumer.close()
