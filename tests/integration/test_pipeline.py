@@ -16,8 +16,8 @@ from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
 from streams.domain import ArenaState, execute
 from streams.partitioning import partition_for
-from tests.integration.kafka_io import read_topic
 from streams.worker_process import running_worker
+from tests.integration.kafka_io import read_topic
 from tests.unit.builders import command, money, small_policies
 
 pytestmark = pytest.mark.integration
