@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from streams.broker.launcher import project_root
@@ -37,8 +38,25 @@ def worker_env(settings: Settings, app_id: str, datadir: Path, *, commit_interva
     }
 
 
+@dataclass(frozen=True)
+class WorkerHandle:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return _tail(self.log_path, chars)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks run, open transactions are left to time out or be fenced."""
+        self.process.kill()
+        self.process.wait()
+
+
 @contextmanager
-def running_worker(settings: Settings, app_id: str, workdir: Path, *, name: str = "worker") -> Iterator[Path]:
+def running_worker(settings: Settings, app_id: str, workdir: Path, *, name: str = "worker") -> Iterator[WorkerHandle]:
     """Start a worker and wait until it is ready; yields its log path; on exit SIGTERM (SIGKILL after 60 s)."""
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
@@ -51,9 +69,10 @@ def running_worker(settings: Settings, app_id: str, workdir: Path, *, name: str 
         )
         try:
             _wait_until_ready(process, log_path)
-            yield log_path
+            yield WorkerHandle(process, log_path)
         finally:
-            process.send_signal(signal.SIGTERM)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
             try:
                 process.wait(60)
             except subprocess.TimeoutExpired:

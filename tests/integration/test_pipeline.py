@@ -86,7 +86,7 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
     expected = {arena: _expected_events(per_arena[arena]) for arena in arenas}
     total = sum(len(v) for v in expected.values())
 
-    with running_worker(settings, f"{prefix}app", tmp_path) as log_path:
+    with running_worker(settings, f"{prefix}app", tmp_path) as worker:
         with CommandPublisher(settings) as publisher:
             for arena, raw in schedule:
                 publisher.publish_raw(arena, raw)
@@ -94,7 +94,7 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
         dead = read_topic(settings, settings.topics.dlq, expect_at_least=1, timeout_s=30, settle_s=1)
         alerts = read_topic(settings, settings.topics.alerts, settle_s=2, timeout_s=10)
 
-    log_text = log_path.read_text(errors="replace")
+    log_text = worker.log_tail()
     got: dict[str, list[bytes]] = defaultdict(list)
     for record in records:
         assert record.key is not None and record.value is not None

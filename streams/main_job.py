@@ -1,0 +1,196 @@
+"""The main job: a simulated 30-day arena through the real pipeline, then an audit and a report.
+
+Steps, each printed as it happens: resolve the cluster (the local broker unless one is configured),
+create the topics, start a worker process, publish the simulation's commands, wait until the worker's
+committed offsets reach the end of the command topic (lag 0: every event is committed), audit the whole
+event topic with the pure book, check that the state rebuilt from the topic equals the state the
+simulation expected (both computed by the same pure core), wait until the ledger processor has
+checked every event, collect alerts and dead letters, and write the report.
+
+The exit code is the verdict: 0 only when the audit passed, the rebuilt state matched, and no alert
+was raised.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from producers.publisher import CommandPublisher
+from schemas.alerts import ConservationAlert, decode_alert
+from schemas.commands import Command
+from streams.audit import AuditResult, audit_records
+from streams.cluster import ensure_cluster
+from streams.config import Settings
+from streams.dead_letter import decode_dead_letter
+from streams.domain import ArenaState
+from streams.lag import Lag, wait_until_caught_up
+from streams.topic_reader import read_snapshot
+from streams.topics import create_topics, topic_layout
+from streams.worker_app import DEFAULT_APP_ID
+from streams.worker_process import running_worker
+
+
+class CommandSource(Protocol):
+    """What the main job needs from an engine run: its commands and what the core expects of them."""
+
+    def commands(self) -> Iterable[Command]: ...
+
+    def expected_states(self) -> dict[str, ArenaState]: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MainJobOptions:
+    report_root: Path = Path("reports")
+    app_id: str = DEFAULT_APP_ID
+    timeout_s: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class MainJobOutcome:
+    exit_code: int
+    report_dir: Path
+    audit: AuditResult
+    mismatched_arenas: list[str]
+
+
+def run_main_job(
+    settings: Settings, source: CommandSource, options: MainJobOptions, *, say: Callable[[str], None] | None = None
+) -> MainJobOutcome:
+    from streams.report import RunFacts, build_report, summary_text, write_report  # noqa: PLC0415
+
+    out = say or (lambda line: print(line, flush=True))
+    stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")
+    run_dir = (options.report_root / f"run-{stamp}").resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    step = _Steps(out, total=7)
+    step("broker", "resolving the cluster")
+    settings = ensure_cluster(settings, progress=lambda m: out(f"             {m}"))
+    created = create_topics(settings, topic_layout(settings))
+    step(
+        "topics",
+        f"{len(topic_layout(settings))} topics x {settings.partitions} partitions"
+        + (f" (created {', '.join(created)})" if created else ""),
+    )
+
+    began = time.monotonic()
+    with running_worker(settings, options.app_id, run_dir) as worker:
+        step("worker", f"ready in {time.monotonic() - began:.1f}s (log {worker.log_path})")
+
+        step("simulate", source.describe())
+        publish_began = time.monotonic()
+        with CommandPublisher(settings) as publisher:
+            published = publisher.publish_many(
+                source.commands(),
+                progress=lambda n: out(f"             published {n:,} commands") if n % 5000 == 0 else None,
+            )
+        out(f"             published {published:,} commands in {time.monotonic() - publish_began:.1f}s")
+
+        last_report = [0.0]
+
+        def show_lag(lag: Lag) -> None:
+            now = time.monotonic()
+            if now - last_report[0] >= 2.0 or lag.total == 0:
+                last_report[0] = now
+                done = published - min(lag.total, published)
+                rate = done / max(now - publish_began, 1e-9)
+                out(f"             processed ~{done:,}/{published:,} commands, lag {lag.total:,} ({rate:,.0f}/s)")
+
+        step("processing", "waiting until the worker has committed every command (lag 0)")
+        wait_until_caught_up(
+            settings,
+            options.app_id,
+            settings.topics.commands,
+            timeout_s=options.timeout_s,
+            progress=show_lag,
+            alive=worker.alive,
+        )
+        seconds = time.monotonic() - publish_began
+
+        step("audit", f"replaying {settings.topics.events} through the pure book")
+        audit = audit_records(read_snapshot(settings, settings.topics.events))
+        expected = source.expected_states()
+        mismatched = sorted(a for a, state in expected.items() if audit.states.get(a) != state)
+        out(f"             {audit.verdict()}")
+        out(
+            f"             rebuilt state equals the simulation's expectation for "
+            f"{len(expected) - len(mismatched)}/{len(expected)} arenas"
+        )
+
+        # The ledger processor has checked everything once its committed offsets pass the last event.
+        targets = {p: offset + 1 for p, offset in audit.last_offsets.items()}
+        wait_until_caught_up(
+            settings,
+            options.app_id,
+            settings.topics.events,
+            targets=targets,
+            timeout_s=options.timeout_s,
+            alive=worker.alive,
+        )
+        alerts = _alerts(settings)
+        dead = _dead_letter_reasons(settings)
+
+    problems = list(audit.problems) + [f"arena {a}: rebuilt state differs from the expected one" for a in mismatched]
+    facts = RunFacts(
+        commands_published=published,
+        seconds=seconds,
+        dead_letters=sum(dead.values()),
+        dead_letter_reasons=dict(dead),
+        alerts=alerts + audit.alerts,
+        audit_problems=problems,
+        settings=settings.redacted(),
+    )
+    run_arenas = set(expected)
+    report = build_report((e for e in audit.events if e.arena_id in run_arenas), facts)
+    html_path, json_path = write_report(report, run_dir)
+    note = _point_latest(options.report_root, run_dir)
+    if note:
+        out(note)
+    step("report", f"{html_path}")
+    out("")
+    out(summary_text(report))
+    out(f"report: {html_path}\nsummary: {json_path}")
+    passed = audit.passed and not mismatched and not alerts
+    return MainJobOutcome(0 if passed else 1, run_dir, audit, mismatched)
+
+
+class _Steps:
+    def __init__(self, out: Callable[[str], None], total: int) -> None:
+        self._out = out
+        self._total = total
+        self._n = 0
+
+    def __call__(self, name: str, text: str) -> None:
+        self._n += 1
+        self._out(f"[{self._n}/{self._total}] {name:<10} {text}")
+
+
+def _alerts(settings: Settings) -> list[ConservationAlert]:
+    return [decode_alert(r.value) for r in read_snapshot(settings, settings.topics.alerts) if r.value]
+
+
+def _dead_letter_reasons(settings: Settings) -> Counter[str]:
+    reasons: Counter[str] = Counter()
+    for record in read_snapshot(settings, settings.topics.dlq):
+        reasons[decode_dead_letter(record.value).reason if record.value else "EMPTY"] += 1
+    return reasons
+
+
+def _point_latest(root: Path, run_dir: Path) -> str | None:
+    """`reports/latest` → this run; on a filesystem without symlinks, say so (the run dir is printed anyway)."""
+    latest = root / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        latest.symlink_to(run_dir.name)
+    except OSError as exc:
+        return f"note: could not point {latest} at {run_dir}: {exc}"
+    return None
