@@ -33,7 +33,7 @@ from streams.lag import Lag, wait_until_caught_up
 from streams.topic_reader import read_snapshot
 from streams.topics import create_topics, topic_layout
 from streams.worker_app import DEFAULT_APP_ID
-from streams.worker_process import running_worker
+from streams.worker_process import WorkerHandle, running_worker
 
 
 class CommandSource(Protocol):
@@ -86,34 +86,7 @@ def run_main_job(
         step("worker", f"ready in {time.monotonic() - began:.1f}s (log {worker.log_path})")
 
         step("simulate", source.describe())
-        publish_began = time.monotonic()
-        with CommandPublisher(settings) as publisher:
-            published = publisher.publish_many(
-                source.commands(),
-                progress=lambda n: out(f"             published {n:,} commands") if n % 5000 == 0 else None,
-            )
-        out(f"             published {published:,} commands in {time.monotonic() - publish_began:.1f}s")
-
-        last_report = [0.0]
-
-        def show_lag(lag: Lag) -> None:
-            now = time.monotonic()
-            if now - last_report[0] >= 2.0 or lag.total == 0:
-                last_report[0] = now
-                done = published - min(lag.total, published)
-                rate = done / max(now - publish_began, 1e-9)
-                out(f"             processed ~{done:,}/{published:,} commands, lag {lag.total:,} ({rate:,.0f}/s)")
-
-        step("processing", "waiting until the worker has committed every command (lag 0)")
-        wait_until_caught_up(
-            settings,
-            options.app_id,
-            settings.topics.commands,
-            timeout_s=options.timeout_s,
-            progress=show_lag,
-            alive=worker.alive,
-        )
-        seconds = time.monotonic() - publish_began
+        published, seconds = _publish_and_wait(settings, source, options, worker=worker, step=step, out=out)
 
         step("audit", f"replaying {settings.topics.events} through the pure book")
         audit = audit_records(read_snapshot(settings, settings.topics.events))
@@ -160,6 +133,45 @@ def run_main_job(
     out(f"report: {html_path}\nsummary: {json_path}")
     passed = audit.passed and not mismatched and not alerts
     return MainJobOutcome(0 if passed else 1, run_dir, audit, mismatched)
+
+
+def _publish_and_wait(
+    settings: Settings,
+    source: CommandSource,
+    options: MainJobOptions,
+    *,
+    worker: WorkerHandle,
+    step: _Steps,
+    out: Callable[[str], None],
+) -> tuple[int, float]:
+    """Publish the run's commands, then wait for lag 0; returns (commands, seconds from first publish)."""
+    publish_began = time.monotonic()
+    with CommandPublisher(settings) as publisher:
+        published = publisher.publish_many(
+            source.commands(),
+            progress=lambda n: out(f"             published {n:,} commands") if n % 5000 == 0 else None,
+        )
+    out(f"             published {published:,} commands in {time.monotonic() - publish_began:.1f}s")
+    last_report = [0.0]
+
+    def show_lag(lag: Lag) -> None:
+        now = time.monotonic()
+        if now - last_report[0] >= 2.0 or lag.total == 0:
+            last_report[0] = now
+            done = published - min(lag.total, published)
+            rate = done / max(now - publish_began, 1e-9)
+            out(f"             processed ~{done:,}/{published:,} commands, lag {lag.total:,} ({rate:,.0f}/s)")
+
+    step("processing", "waiting until the worker has committed every command (lag 0)")
+    wait_until_caught_up(
+        settings,
+        options.app_id,
+        settings.topics.commands,
+        timeout_s=options.timeout_s,
+        progress=show_lag,
+        alive=worker.alive,
+    )
+    return published, time.monotonic() - publish_began
 
 
 class _Steps:
