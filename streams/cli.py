@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from streams.broker.errors import BrokerError
 from streams.broker.launcher import LocalBroker
 from streams.cluster import ensure_cluster
 from streams.config import Settings
 from streams.topics import TopicLayoutError, create_topics, describe_topics, topic_layout
+
+if TYPE_CHECKING:
+    from producers.simulation import SimulationConfig
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -166,15 +170,76 @@ def _alerts(args: argparse.Namespace) -> int:
     return 1 if count else 0
 
 
+# ---- engines ------------------------------------------------------------------------------------
+
+
+def _simulation_config(args: argparse.Namespace, settings: Settings) -> SimulationConfig:
+    from producers.simulation import SimulationConfig  # noqa: PLC0415
+
+    return SimulationConfig(
+        seed=args.seed,
+        arenas=args.arenas,
+        agents_per_arena=args.agents,
+        days=args.days,
+        evolution_every_days=args.evolution_every,
+        partitions=settings.partitions,
+    )
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from producers.publisher import CommandPublisher  # noqa: PLC0415
+    from producers.simulation import simulate  # noqa: PLC0415
+    from streams.partitioning import partition_for  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    create_topics(settings, topic_layout(settings))
+    run = simulate(
+        _simulation_config(args, settings),
+        partitioner=partition_for,
+        progress=lambda day: _progress(f"day {day}") if day and day % 5 == 0 else None,
+    )
+    with CommandPublisher(settings) as publisher:
+        count = publisher.publish_many(run.commands())
+    stats = run.stats
+    print(f"published {count:,} commands for arenas {', '.join(run.arena_ids)} to {settings.topics.commands}")
+    print(
+        f"expected: {stats.events_total:,} events, {stats.rejections} rejections, {stats.killed} kills, "
+        f"{stats.graduated} graduations, {stats.mutated} mutations"
+    )
+    return 0
+
+
+def _publish_fills(args: argparse.Namespace) -> int:
+    from producers.publisher import CommandPublisher  # noqa: PLC0415
+    from producers.trading_adapter import read_fills  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115 - closed below
+    try:
+        feed = read_fills(
+            stream, on_error=lambda e: print(f"line {e.line_no}: {e.reason}: {e.message}", file=sys.stderr)
+        )
+        with CommandPublisher(settings) as publisher:
+            count = publisher.publish_many(feed)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    print(f"published {count:,} fills as RecordPnL commands; {feed.error_count} bad line(s) skipped")
+    return 1 if feed.error_count else 0
+
+
 # ---- main job -----------------------------------------------------------------------------------
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = ensure_cluster(_settings(args), progress=_progress)
-    created = create_topics(settings, topic_layout(settings))
-    if created:
-        _progress(f"created topics: {', '.join(created)}")
-    return _topics_describe(args, settings)
+    from pathlib import Path  # noqa: PLC0415
+
+    from streams.main_job import MainJobOptions, SimulationSource, run_main_job  # noqa: PLC0415
+
+    settings = _settings(args)
+    source = SimulationSource(_simulation_config(args, settings))
+    options = MainJobOptions(report_root=Path(args.report_dir))
+    return run_main_job(settings, source, options).exit_code
 
 
 # ---- parser -------------------------------------------------------------------------------------
@@ -230,10 +295,30 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--follow", "-f", action="store_true", help="keep printing new alerts until Ctrl-C")
     alerts.set_defaults(handler=_alerts)
 
-    run = sub.add_parser("run", help="the main job (see README)")
+    simulate_cmd = sub.add_parser("simulate", help="publish a seeded simulated arena run (the worker decides it)")
+    _cluster_flags(simulate_cmd)
+    _simulation_flags(simulate_cmd)
+    simulate_cmd.set_defaults(handler=_simulate)
+
+    fills = sub.add_parser("publish-fills", help="publish trading fills (JSON lines) as RecordPnL commands")
+    fills.add_argument("file", help="a JSON-lines file of fills, or - for stdin (format: see README)")
+    _cluster_flags(fills)
+    fills.set_defaults(handler=_publish_fills)
+
+    run = sub.add_parser("run", help="the main job: a simulated 30-day arena through the pipeline, audit, report")
     _cluster_flags(run)
+    _simulation_flags(run)
+    run.add_argument("--report-dir", default="reports", help="where run-<time>/ and latest/ go (default: reports)")
     run.set_defaults(handler=_run)
     return parser
+
+
+def _simulation_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--days", type=int, default=30, help="simulated days (default 30)")
+    parser.add_argument("--agents", type=int, default=64, help="agents per arena (default 64)")
+    parser.add_argument("--arenas", type=int, default=4, help="arenas, spread over the partitions (default 4)")
+    parser.add_argument("--seed", type=int, default=7, help="the same seed gives the same run (default 7)")
+    parser.add_argument("--evolution-every", type=int, default=5, help="days between evolution cycles (default 5)")
 
 
 def _cluster_flags(parser: argparse.ArgumentParser) -> None:

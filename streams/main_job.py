@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from producers.publisher import CommandPublisher
+from producers.simulation import SimulationConfig, simulate
 from schemas.alerts import ConservationAlert, decode_alert
 from schemas.commands import Command
 from streams.audit import AuditResult, audit_records
@@ -30,6 +31,7 @@ from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
 from streams.domain import ArenaState
 from streams.lag import Lag, wait_until_caught_up
+from streams.partitioning import partition_for
 from streams.topic_reader import read_snapshot
 from streams.topics import create_topics, topic_layout
 from streams.worker_app import DEFAULT_APP_ID
@@ -44,6 +46,27 @@ class CommandSource(Protocol):
     def expected_states(self) -> dict[str, ArenaState]: ...
 
     def describe(self) -> str: ...
+
+
+class SimulationSource:
+    """The simulation engine as the main job's command source."""
+
+    def __init__(self, config: SimulationConfig) -> None:
+        self.config = config
+        self.run = simulate(config, partitioner=partition_for)
+
+    def commands(self) -> Iterable[Command]:
+        return self.run.commands()
+
+    def expected_states(self) -> dict[str, ArenaState]:
+        return dict(self.run.expected_states)
+
+    def describe(self) -> str:
+        c = self.config
+        return (
+            f"{c.arenas} arenas x {c.agents_per_arena} agents x {c.days} days, evolution every "
+            f"{c.evolution_every_days} days, seed {c.seed}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
