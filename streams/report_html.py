@@ -19,7 +19,7 @@ from streams.report_svg import Axis, Band, Box, Line, chain_diagram, line_chart,
 TIER_COLORS: Final = {"incubator": "#4e79a7", "proving": "#f28e2b", "arena": "#59a14f"}
 TREASURY_COLOR: Final = "#c9c3bd"
 AGENT_COLORS: Final = ("#e15759", "#4e79a7", "#59a14f", "#b07aa1", "#f28e2b")
-ID_CHARS: Final = 24
+ID_CHARS: Final = 20
 TOTAL_ROW: Final = " class='total'"
 DAY_AXIS: Final = Axis("day (since each arena's first event)", str)
 
@@ -28,18 +28,18 @@ _CSS: Final = """
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
        background: #f6f7f9; }
-main { max-width: 1040px; margin: 0 auto; padding: 8px 20px 40px; }
+main { max-width: 1180px; margin: 0 auto; padding: 8px 20px 40px; }
 header.verdict { color: #fff; padding: 20px 0; }
 header.verdict.pass { background: var(--pass); }
 header.verdict.fail { background: var(--fail); }
-header .inner { max-width: 1040px; margin: 0 auto; padding: 0 20px; }
+header .inner { max-width: 1180px; margin: 0 auto; padding: 0 20px; }
 header h1 { margin: 0; font-size: 28px; letter-spacing: .02em; }
 header p { margin: 4px 0 0; opacity: .95; }
 h2 { font-size: 18px; margin: 28px 0 10px; }
 h3 { font-size: 14px; margin: 0 0 6px; }
 section.card, figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px;
                        margin: 0 0 16px; }
-figure svg { display: block; max-width: 100%; height: auto; }
+figure svg { display: block; width: 100%; height: auto; }
 .figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
 .figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .figure b { display: block; font-size: 20px; font-variant-numeric: tabular-nums; }
@@ -47,9 +47,10 @@ figure svg { display: block; max-width: 100%; height: auto; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px; }
 .grid > section.card { margin: 0; }
 table { border-collapse: collapse; width: 100%; }
-th, td { padding: 4px 8px; border-bottom: 1px solid #eef0f2; text-align: left; vertical-align: top; }
+th, td { padding: 4px 6px; border-bottom: 1px solid #eef0f2; text-align: left; vertical-align: top; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 1px solid var(--line); }
 .problems li { color: var(--fail); font-family: ui-monospace, monospace; font-size: 12px; }
 .muted { color: var(--muted); }
@@ -57,6 +58,7 @@ tr.total td { font-weight: 600; border-top: 1px solid var(--line); }
 code, .mono, .id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .mono { overflow-wrap: anywhere; }
 .id { white-space: nowrap; }
+div.scroll { overflow-x: auto; }
 .bad { color: var(--fail); font-weight: 600; }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 6px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 24px; }
@@ -163,8 +165,9 @@ def _problems(report: Report) -> str:
             for alert in report.alerts_listed
         )
         out.append(
-            f"<h3>Alerts{more}</h3><table><tr><th>check</th><th>arena</th><th class='num'>seq</th><th>event</th>"
-            f"<th>expected</th><th>actual</th><th>message</th></tr>{rows}</table>"
+            f"<h3>Alerts{more}</h3><div class='scroll'><table>"
+            "<tr><th>check</th><th>arena</th><th class='num'>seq</th><th>event</th>"
+            f"<th>expected</th><th>actual</th><th>message</th></tr>{rows}</table></div>"
         )
     out.append("</section>")
     return "".join(out)
@@ -257,7 +260,7 @@ def _top_table(report: Report) -> str:
         return '<section class="card"><p class="muted">No alive agents.</p></section>'
     head = (
         "<tr><th class='num'>#</th><th>agent</th><th>arena</th><th>tier</th><th class='num'>gen</th><th>parent</th>"
-        "<th class='num'>PnL records</th><th class='num'>PnL</th><th class='num'>balance</th>"
+        "<th class='num'>records</th><th class='num'>PnL</th><th class='num'>balance</th>"
         "<th class='num'>return bps</th><th class='num'>drawdown bps</th><th class='num'>score</th></tr>"
     )
     rows = "".join(
@@ -274,8 +277,9 @@ def _top_table(report: Report) -> str:
     )
     return (
         f'<section class="card"><h3>Top {len(report.top_agents)} alive agents by fitness</h3>'
-        f"<table>{head}{rows}</table><p class='muted'>score = return bps - drawdown bps / 2, as evolution "
-        "ranks them; return and drawdown are measured against all capital ever allocated to the agent.</p>"
+        f"<div class='scroll'><table>{head}{rows}</table></div>"
+        "<p class='muted'>score = return bps - drawdown bps / 2, as evolution ranks them; return and drawdown "
+        "are measured against all capital ever allocated to the agent.</p>"
         "</section>"
     )
 

@@ -264,9 +264,9 @@ def stacked_chart(title: str, bands: Sequence[Band], x_axis: Axis, y_axis: Axis)
     return "\n".join(out)
 
 
-_BOX_W: Final = 200
+_BOX_W: Final = 212
 _BOX_H: Final = 84
-_BOX_GAP: Final = 40
+_BOX_GAP: Final = 24
 _ROW_GAP: Final = 40
 _PAD: Final = 20
 
@@ -308,7 +308,7 @@ def chain_diagram(title: str, boxes: Sequence[Box], marker_id: str) -> str:
             colour = INK if line_no == 0 else AXIS
             out.append(
                 f'<text x="{x + 12}" y="{y + 21 + line_no * 17}" fill="{colour}"{weight}>'
-                f"{escape(shorten(text, 25))}</text>"
+                f"{escape(shorten(text, 24 if line_no == 0 else 30))}</text>"
             )
         out.append("</g>")
         if index + 1 < len(boxes):
