@@ -15,6 +15,7 @@ Choices a reader of the report should know:
   * money is summed per currency, never across currencies; all numbers are ``int`` minor units;
   * the fitness ranking holds alive agents, best ``fitness_of`` score first; agents without any PnL
     record (nothing to judge yet) rank after all judged ones; ties go by agent id, then arena id;
+  * alerts count once per ``alert_id`` (the ledger processor and the audit may both raise one);
   * the verdict is FAIL when there is any alert, any audit problem, or a problem found while folding
     (a seq gap, an already-applied seq seen again, or a final state that breaks an invariant).
     Rejections and dead letters are reported but are expected in a healthy run: they do not fail it.
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, get_args
 
+from schemas.alerts import ConservationAlert
 from schemas.events import (
     AgentGraduated,
     AgentKilled,
@@ -174,8 +176,9 @@ def build_report(events: Iterable[Event], facts: RunFacts) -> Report:
     days = max((track.last_day for track in ordered), default=-1) + 1
     ranked = _ranking(ordered)
     history = _history_problems(ordered)
-    alert_checks = Counter(alert.check.value for alert in facts.alerts)
-    verdict: Verdict = "FAIL" if facts.alerts or facts.audit_problems or history else "PASS"
+    alerts = _distinct(facts.alerts)
+    alert_checks = Counter(alert.check.value for alert in alerts)
+    verdict: Verdict = "FAIL" if alerts or facts.audit_problems or history else "PASS"
     alive_per_tier = zero_counts(TIERS)
     agents_ever = agents_killed = 0
     for track in ordered:
@@ -202,9 +205,9 @@ def build_report(events: Iterable[Event], facts: RunFacts) -> Report:
         rejections_by_command=dict(sorted(by_command.items())),
         dead_letters=facts.dead_letters,
         dead_letter_reasons=dict(sorted(facts.dead_letter_reasons.items())),
-        alerts_total=len(facts.alerts),
+        alerts_total=len(alerts),
         alerts_by_check={check: alert_checks[check] for check in ALL_CHECKS},
-        alerts_listed=tuple(facts.alerts[:MAX_LISTED]),
+        alerts_listed=tuple(alerts[:MAX_LISTED]),
         audit_problems=tuple(facts.audit_problems),
         history_problems=tuple(history),
         commands_published=facts.commands_published,
@@ -217,6 +220,18 @@ def build_report(events: Iterable[Event], facts: RunFacts) -> Report:
         equity_curves=tuple(_equity(tracks[agent.arena_id], agent, days) for agent in top[:EQUITY_CURVES]),
         lineage=_lineage(tracks[top[0].arena_id].state, top[0].agent_id) if top else None,
     )
+
+
+def _distinct(alerts: list[ConservationAlert]) -> list[ConservationAlert]:
+    """One alert per ``alert_id`` (first seen kept): the id is derived from the event and the check, so
+    the same finding raised live and again by the audit, or redelivered, counts once."""
+    seen: set[str] = set()
+    distinct: list[ConservationAlert] = []
+    for alert in alerts:
+        if alert.alert_id not in seen:
+            seen.add(alert.alert_id)
+            distinct.append(alert)
+    return distinct
 
 
 def _history_problems(tracks: list[_ArenaTrack]) -> list[str]:

@@ -44,7 +44,8 @@ figure svg { display: block; width: 100%; height: auto; }
 .figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .figure b { display: block; font-size: 20px; font-variant-numeric: tabular-nums; }
 .figure span { color: var(--muted); font-size: 12px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px;
+        align-items: start; }
 .grid > section.card { margin: 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { padding: 4px 6px; border-bottom: 1px solid #eef0f2; text-align: left; vertical-align: top; }

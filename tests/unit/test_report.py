@@ -345,6 +345,13 @@ def test_an_alert_fails_the_run(events: list[Event]) -> None:
     assert '<header class="verdict fail">' in render_html(report)
 
 
+def test_the_same_alert_raised_twice_counts_once(events: list[Event]) -> None:
+    other = _alert().model_copy(update={"alert_id": "e-2:0:SEQ_GAP", "check": Check.SEQ_GAP})
+    report = build_report(events, _facts(alerts=[_alert(), other, _alert()]))
+    assert report.alerts_total == 2
+    assert (report.alerts_by_check["UNBALANCED_POSTINGS"], report.alerts_by_check["SEQ_GAP"]) == (1, 1)
+
+
 def test_an_audit_problem_fails_the_run(events: list[Event]) -> None:
     report = build_report(events, _facts(audit_problems=["arena-1: hash chain broken at seq 4"]))
     assert report.verdict == "FAIL"
