@@ -7,14 +7,17 @@ does not match) end in one line on stderr and a non-zero exit, never in a traceb
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streams.broker.errors import BrokerError
 from streams.broker.launcher import LocalBroker
 from streams.cluster import ensure_cluster
 from streams.config import Settings
+from streams.topic_reader import TopicReadError
 from streams.topics import TopicLayoutError, create_topics, describe_topics, topic_layout
 
 if TYPE_CHECKING:
@@ -170,6 +173,136 @@ def _alerts(args: argparse.Namespace) -> int:
     return 1 if count else 0
 
 
+# ---- replay, audit, diff -------------------------------------------------------------------------
+
+
+def _replay_progress(read: int) -> None:
+    if read and read % 100_000 < 10_000:
+        _progress(f"replayed {read:,} events")
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import orjson  # noqa: PLC0415
+
+    from streams.replay import parse_point, replay  # noqa: PLC0415
+    from streams.state_view import state_json, state_table  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    result = replay(
+        settings,
+        start=parse_point(args.start),
+        end=parse_point(args.end),
+        arena=args.arena,
+        keep_events=False,
+        progress=_replay_progress,
+    )
+    states = {a: s for a, s in result.audit.states.items() if args.arena is None or a == args.arena}
+    _progress(
+        f"{len(result.audit.events) or sum(1 for _ in ())} events up to {result.end} in {result.seconds:.1f}s; "
+        f"{result.audit.verdict()}"
+    )
+    document = {"end": result.end, "arenas": state_json(states), "problems": result.audit.problems}
+    if args.out:
+        Path(args.out).write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+        _progress(f"wrote {args.out}")
+    if args.json:
+        print(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS).decode())
+    else:
+        print(state_table(states, agents=args.agents))
+    return 0 if result.audit.passed else 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from streams.live_state import compare, live_states  # noqa: PLC0415
+    from streams.replay import replay  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    result = replay(settings, keep_events=False, progress=_replay_progress)
+    audit = result.audit
+    checks = [
+        "balanced postings",
+        "postings match payload",
+        "contiguous seq",
+        "unbroken hash chain",
+        "no negative account",
+        "conservation",
+        "conservation-check totals",
+    ]
+    failed_by_check = dict(audit.checks)
+    print(
+        f"audited {settings.topics.events}: {sum(1 for _ in audit.states)} arenas, "
+        f"offsets {result.start} .. {result.end}, {result.seconds:.1f}s"
+    )
+    print(f"  {'check':<28} result")
+    for name, codes in zip(checks, _CHECK_CODES, strict=True):
+        failures = sum(failed_by_check.get(code, 0) for code in codes)
+        print(f"  {name:<28} {'ok' if failures == 0 else f'FAILED x{failures}'}")
+    for alert in audit.alerts[: args.limit]:
+        print(
+            f"  ! {alert.check.value} arena={alert.arena_id} event={alert.event_id} seq={alert.seq} "
+            f"expected={alert.expected} actual={alert.actual}: {alert.message}"
+        )
+    for problem in audit.problems[: args.limit]:
+        print(f"  ! {problem}")
+    differences = []
+    if not args.no_live:
+        differences = compare(audit.states, live_states(settings, args.app_id))
+        print(
+            f"  {'live state (' + args.app_id + ')':<28} "
+            f"{'equal' if not differences else f'{len(differences)} difference(s)'}"
+        )
+        for difference in differences[: args.limit]:
+            print(f"  ! arena {difference.arena_id}: {difference.what}")
+    passed = audit.passed and not differences
+    print("AUDIT PASSED" if passed else "AUDIT FAILED")
+    return 0 if passed else 1
+
+
+_CHECK_CODES = (
+    ("UNBALANCED_POSTINGS", "UNKNOWN_ACCOUNT"),
+    ("POSTINGS_MISMATCH_PAYLOAD",),
+    ("SEQ_GAP", "SEQ_DUPLICATE"),
+    ("HASH_CHAIN_BROKEN", "HASH_MISMATCH"),
+    ("NEGATIVE_BALANCE", "KILLED_AGENT_HOLDS_CAPITAL"),
+    ("CONSERVATION_BROKEN",),
+    ("CHECK_TOTALS_MISMATCH",),
+)
+
+
+def _diff(args: argparse.Namespace) -> int:
+    import orjson  # noqa: PLC0415
+
+    from streams.diff import diff_arenas  # noqa: PLC0415
+    from streams.replay import EARLIEST, parse_point, replay  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    before = replay(settings, start=EARLIEST, end=parse_point(args.start), arena=args.arena, keep_events=False)
+    after = replay(settings, start=EARLIEST, end=parse_point(args.end), arena=args.arena)
+    diffs = [
+        d
+        for d in diff_arenas(before.audit.states, after.audit.states, after.audit.events)
+        if args.arena is None or d.arena_id == args.arena
+    ]
+    if args.json:
+        print(orjson.dumps([d.as_json() for d in diffs]).decode())
+        return 0
+    for d in diffs:
+        print(f"arena {d.arena_id}: seq {d.seq_from} -> {d.seq_to}, {sum(d.events.values())} events")
+        counts = (len(d.spawned), len(d.killed), len(d.graduated), len(d.mutated))
+        print("  spawned {}, killed {}, graduated {}, mutated {}".format(*counts))
+        for tier, old in d.capital_before.items():
+            new = d.capital_after[tier]
+            print(f"  capital {tier:<10} {old:>16,} -> {new:>16,} ({new - old:+,})")
+        print(
+            f"  treasury           {d.treasury_before:>16,} -> {d.treasury_after:>16,} "
+            f"({d.treasury_after - d.treasury_before:+,})"
+        )
+        top = sorted(d.pnl_by_agent.items(), key=lambda kv: (-kv[1], kv[0]))
+        for agent, pnl in top[: args.limit]:
+            print(f"  PnL {agent:<24} {pnl:+,}")
+    return 0
+
+
 # ---- engines ------------------------------------------------------------------------------------
 
 
@@ -252,6 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    for add in (_add_broker, _add_topics, _add_worker, _add_readers, _add_history, _add_engines):
+        add(sub)
+    return parser
+
+
+def _add_broker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     broker = sub.add_parser("broker", help="the project's local Kafka broker (KRaft, 127.0.0.1)")
     broker_sub = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
     start = broker_sub.add_parser("start", help="start it, or reuse the running one")
@@ -263,6 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_broker_status
     )
 
+
+def _add_topics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     topics = sub.add_parser("topics", help="create or describe the pipeline's topics")
     topics_sub = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, handler, text in (
@@ -273,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
         _cluster_flags(action)
         action.set_defaults(handler=handler)
 
+
+def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="run the command and ledger processors (Faust, exactly-once)")
     _cluster_flags(worker)
     worker.add_argument("--app-id", help="Faust app id / consumer group (default: $ARENA_APP_ID or arena-ledger)")
@@ -281,6 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(handler=_worker)
 
+
+def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tail_cmd = sub.add_parser("tail", help="print the records of a pipeline topic, one line each")
     tail_cmd.add_argument("what", choices=["events", "commands", "dlq", "alerts"])
     _cluster_flags(tail_cmd)
@@ -295,6 +440,40 @@ def build_parser() -> argparse.ArgumentParser:
     alerts.add_argument("--follow", "-f", action="store_true", help="keep printing new alerts until Ctrl-C")
     alerts.set_defaults(handler=_alerts)
 
+
+def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    replay_cmd = sub.add_parser("replay", help="rebuild state from the event topic up to a point (offsets or time)")
+    _cluster_flags(replay_cmd)
+    replay_cmd.add_argument("--from", dest="start", default="earliest", help="earliest | P:O,... | ISO time | @ms")
+    replay_cmd.add_argument("--to", dest="end", default="latest", help="latest | P:O,... (exclusive) | ISO time | @ms")
+    replay_cmd.add_argument("--arena", help="only this arena (reads only its partition)")
+    replay_cmd.add_argument("--agents", action="store_true", help="list every agent in the table")
+    replay_cmd.add_argument("--json", action="store_true", help="print the state as JSON rows")
+    replay_cmd.add_argument("--out", help="also write the state as JSON to this file")
+    replay_cmd.set_defaults(handler=_replay)
+
+    audit_cmd = sub.add_parser("audit", help="check the whole event topic with the pure book; compare with live state")
+    _cluster_flags(audit_cmd)
+    audit_cmd.add_argument(
+        "--app-id",
+        default=os.environ.get("ARENA_APP_ID", "arena-ledger"),
+        help="the worker whose live tables to compare (default: $ARENA_APP_ID or arena-ledger)",
+    )
+    audit_cmd.add_argument("--no-live", action="store_true", help="skip the comparison with the live tables")
+    audit_cmd.add_argument("--limit", type=int, default=20, help="at most this many findings of each kind shown")
+    audit_cmd.set_defaults(handler=_audit)
+
+    diff_cmd = sub.add_parser("diff", help="what changed between two points: agents, capital per tier, PnL per agent")
+    _cluster_flags(diff_cmd)
+    diff_cmd.add_argument("--from", dest="start", required=True, help="the first point (P:O,... | ISO time | @ms)")
+    diff_cmd.add_argument("--to", dest="end", default="latest", help="the second point (default latest)")
+    diff_cmd.add_argument("--arena", help="only this arena")
+    diff_cmd.add_argument("--limit", type=int, default=10, help="agents shown by PnL (default 10)")
+    diff_cmd.add_argument("--json", action="store_true")
+    diff_cmd.set_defaults(handler=_diff)
+
+
+def _add_engines(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     simulate_cmd = sub.add_parser("simulate", help="publish a seeded simulated arena run (the worker decides it)")
     _cluster_flags(simulate_cmd)
     _simulation_flags(simulate_cmd)
@@ -310,7 +489,6 @@ def build_parser() -> argparse.ArgumentParser:
     _simulation_flags(run)
     run.add_argument("--report-dir", default="reports", help="where run-<time>/ and latest/ go (default: reports)")
     run.set_defaults(handler=_run)
-    return parser
 
 
 def _simulation_flags(parser: argparse.ArgumentParser) -> None:
@@ -336,7 +514,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokerError as exc:
         print(f"arena: {exc.one_line()}", file=sys.stderr)
         return 2
-    except (TopicLayoutError, ValueError) as exc:
+    except (TopicLayoutError, TopicReadError, ValueError) as exc:
         print(f"arena: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -103,6 +103,14 @@ class ArenaState:
         limits: TierPolicy = getattr(self.tier_policy, tier)
         return limits
 
+    def capital_by_tier(self) -> dict[Tier, int]:
+        """Capital held by alive agents per tier (O(n): for reports, diffs and audits, not per command)."""
+        capital: dict[Tier, int] = dict.fromkeys(TIERS, 0)
+        for agent in self.agents.values():
+            if agent.alive:
+                capital[agent.tier] += agent.balance
+        return capital
+
     def alive_agents(self) -> Iterator[AgentState]:
         """All alive agents in agent-id order (O(n log n); only evolution cycles and audits need it)."""
         for agent_id in sorted(self.agents.keys()):

@@ -1,0 +1,43 @@
+"""How a replayed state is shown: a compact table for people, full rows as JSON for programs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.fields import TIERS
+from streams.domain import ArenaState, to_rows
+
+
+def state_json(states: dict[str, ArenaState]) -> dict[str, Any]:
+    """Every arena as its persisted rows (the same shape the worker's tables hold)."""
+    result: dict[str, Any] = {}
+    for arena_id, state in sorted(states.items()):
+        rows = to_rows(state)
+        result[arena_id] = {"header": rows.header, "agents": rows.agents}
+    return result
+
+
+def state_table(states: dict[str, ArenaState], *, agents: bool = False) -> str:
+    lines: list[str] = []
+    for arena_id, state in sorted(states.items()):
+        if not state.exists:
+            continue
+        capital = state.capital_by_tier()
+        lines.append(f"arena {arena_id} ({state.currency})  seq {state.last_seq}  hash {state.last_hash[:16]}…")
+        lines.append(
+            f"  treasury {state.treasury:>16,}   funded {state.funded_total:,}   withdrawn {state.withdrawn_total:,}"
+            f"   PnL {state.pnl_total:,}   cycles {state.last_cycle}"
+        )
+        for tier in TIERS:
+            lines.append(f"  {tier:<10} {state.tier_counts.of(tier):>5} alive  capital {capital[tier]:>16,}")
+        if agents:
+            lines.append(
+                f"  {'agent':<24} {'tier':<10} {'alive':<5} {'gen':>3} {'balance':>14} {'PnL':>12} {'records':>7}"
+            )
+            for agent in sorted(state.agents.values(), key=lambda a: a.agent_id):
+                alive = "yes" if agent.alive else "no"
+                lines.append(
+                    f"  {agent.agent_id:<24} {agent.tier:<10} {alive:<5} {agent.generation:>3} "
+                    f"{agent.balance:>14,} {agent.pnl_total:>12,} {agent.pnl_records:>7}"
+                )
+    return "\n".join(lines) if lines else "(no arena)"
