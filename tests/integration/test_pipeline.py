@@ -10,54 +10,16 @@ import pytest
 
 from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
-from schemas.commands import Command, encode_command
-from schemas.events import decode_event, digest, encode_event
+from schemas.commands import encode_command
+from schemas.events import decode_event, digest
 from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
-from streams.domain import ArenaState, execute
 from streams.partitioning import partition_for
 from streams.worker_process import running_worker
+from tests.integration.histories import arena_commands, expected_events
 from tests.integration.kafka_io import read_topic
-from tests.unit.builders import command, money, small_policies
 
 pytestmark = pytest.mark.integration
-
-
-def _arena_commands(arena: str, salt: int) -> list[Command]:
-    cmds: list[Command] = [
-        command("CreateArena", arena_id=arena, currency="EUR", seed=salt, **small_policies()),
-        command("FundArena", arena_id=arena, amount=money(1_000_000)),
-    ]
-    for n in range(3):
-        cmds.append(command("SpawnAgent", arena_id=arena, agent_id=f"a{n}", genome={"exposure_bps": 100 * (n + 1)}))
-        cmds.append(command("AllocateCapital", arena_id=arena, agent_id=f"a{n}", amount=money(10_000)))
-    for day in range(1, 4):
-        for n in range(3):
-            pnl = (salt * 37 + day * 11 + n * 5) % 900 - 450
-            cmds.append(
-                command(
-                    "RecordPnL",
-                    arena_id=arena,
-                    agent_id=f"a{n}",
-                    amount=pnl,
-                    currency="EUR",
-                    period=day,
-                    source="simulation",
-                )
-            )
-    cmds.append(command("AllocateCapital", arena_id=arena, agent_id="a0", amount=money(10**15)))  # rejected
-    return cmds
-
-
-def _expected_events(commands: list[Command]) -> list[bytes]:
-    """What the one deciding function says these commands produce (a duplicate produces nothing)."""
-    state = ArenaState.empty(commands[0].arena_id)
-    produced: list[bytes] = []
-    for cmd in commands:
-        outcome = execute(state, cmd)
-        state = outcome.state
-        produced.extend(encode_event(e) for e in outcome.events)
-    return produced
 
 
 def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
@@ -65,7 +27,7 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
 ) -> None:
     arenas = [f"arena-{i}" for i in range(6)]
     assert len({partition_for(a, settings.partitions) for a in arenas}) > 1, "the test must span partitions"
-    per_arena = {arena: _arena_commands(arena, salt) for salt, arena in enumerate(arenas)}
+    per_arena = {arena: arena_commands(arena, salt) for salt, arena in enumerate(arenas)}
     # Interleave arenas, resend one command (a retrying engine), and slip in a poison message.
     schedule: list[tuple[str, bytes]] = []
     longest = max(len(c) for c in per_arena.values())
@@ -83,7 +45,7 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
                 "amount": {"amount": 12.5, "currency": "EUR"},
             }
             schedule.append((arenas[1], orjson.dumps(float_money)))  # poison: money as a float
-    expected = {arena: _expected_events(per_arena[arena]) for arena in arenas}
+    expected = {arena: expected_events(per_arena[arena]) for arena in arenas}
     total = sum(len(v) for v in expected.values())
 
     with running_worker(settings, f"{prefix}app", tmp_path) as worker:
@@ -122,8 +84,8 @@ def test_an_event_written_by_hand_that_creates_money_raises_an_alert_with_eviden
     settings: Settings, prefix: str, tmp_path: Path
 ) -> None:
     arena = "arena-forged"
-    commands = _arena_commands(arena, 3)[:4]  # create, fund, spawn, allocate
-    honest = _expected_events(commands)
+    commands = arena_commands(arena, 3)[:4]  # create, fund, spawn, allocate
+    honest = expected_events(commands)
     last = decode_event(honest[-1])
     forged_doc = orjson.loads(honest[1])  # the ArenaFunded event, replayed as a new one with more money
     forged_doc.update(event_id="forged:0", seq=last.seq + 1, prev_hash=last.hash, causation_id="forged")
