@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config import Settings
 
@@ -67,8 +67,7 @@ def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     try:
         result: dict[int, int] = {}
         for partition in partitions_of(settings, topic):
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=15, cached=False)
-            result[partition] = high
+            result[partition] = _high_watermark(consumer, TopicPartition(topic, partition))
         return result
     finally:
         consumer.close()
@@ -123,6 +122,20 @@ def read_snapshot(
                 progress(read)
     finally:
         consumer.close()
+
+
+def _high_watermark(consumer: Consumer, tp: TopicPartition, attempts: int = 20) -> int:
+    """A broker that just started or moved leadership answers "not leader" for a moment: retry, bounded."""
+    for attempt in range(attempts):
+        try:
+            _low, high = consumer.get_watermark_offsets(tp, timeout=15, cached=False)
+            return int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not (isinstance(error, KafkaError) and error.retriable()) or attempt == attempts - 1:
+                raise TopicReadError(f"end offset of {tp.topic}[{tp.partition}]: {exc}") from exc
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def committed_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:

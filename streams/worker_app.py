@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,10 @@ from streams.arena_store import ArenaStore
 from streams.command_processor import CommandProcessor
 from streams.config import Settings
 from streams.dead_letter import SourceRef
-from streams.faust_eos import SCHEME
+from streams.faust_eos import SCHEME, CoPartitionedTransactionManager
 from streams.ledger_processor import LedgerProcessor, LedgerStore, encode_alerts
 from streams.partitioning import partition_for
+from streams.positions import Positions
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class WorkerOptions:
     datadir: Path = Path(".arena/worker")
     web_port: int | None = None  # None: no web server
     commit_interval_s: float = 1.0
+    # How soon a dead worker's partitions move on: Faust's 60 s default makes every failover a minute.
+    session_timeout_s: float = 10.0
 
     @classmethod
     def from_env(cls) -> WorkerOptions:
@@ -51,6 +55,7 @@ class WorkerOptions:
             datadir=Path(os.environ.get("ARENA_WORKER_DATADIR", ".arena/worker")),
             web_port=int(port) if port else None,
             commit_interval_s=float(os.environ.get("ARENA_COMMIT_INTERVAL_S", "1.0")),
+            session_timeout_s=float(os.environ.get("ARENA_SESSION_TIMEOUT_S", "10")),
         )
 
 
@@ -80,6 +85,8 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=options.commit_interval_s,
+        broker_session_timeout=options.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, options.session_timeout_s / 4),
         web_enabled=options.web_port is not None,
         web_port=options.web_port or 6066,
         web_bind="127.0.0.1",
@@ -103,35 +110,50 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
     ledger_store = LedgerStore(table("ledger-heads"), table("ledger-accounts"))
     command_processor = CommandProcessor(arena_store, partitions=n)
     ledger_processor = LedgerProcessor(ledger_store)
+    positions = Positions(table("positions"))
+
+    def unit() -> AbstractAsyncContextManager[None]:
+        transactions = app.consumer.transactions
+        if not isinstance(transactions, CoPartitionedTransactionManager):
+            raise RuntimeError(f"the worker needs the {SCHEME}:// transport for exactly-once processing")
+        return transactions.unit()
 
     @app.agent(commands_in, name="command-processor")
     async def process_commands(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
-            source = SourceRef(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-            )
-            handled = command_processor.handle(message.key, message.value, source)
-            for value in handled.events:
-                await events.send(key=message.key, value=value, partition=message.partition)
-            if handled.dead_letter is not None:
-                log.warning("dead-lettered %s[%d]@%d", message.topic, message.partition, message.offset)
-                await dead_letters.send(key=message.key, value=handled.dead_letter, partition=message.partition)
+            async with unit():
+                if positions.already_applied(message.topic, message.partition, message.offset):
+                    continue  # redelivered after a crash: its effects are already committed
+                source = SourceRef(
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+                )
+                handled = command_processor.handle(message.key, message.value, source)
+                positions.record(message.topic, message.partition, message.offset)
+                for value in handled.events:
+                    await events.send(key=message.key, value=value, partition=message.partition)
+                if handled.dead_letter is not None:
+                    log.warning("dead-lettered %s[%d]@%d", message.topic, message.partition, message.offset)
+                    await dead_letters.send(key=message.key, value=handled.dead_letter, partition=message.partition)
             yield None
 
     @app.agent(events, name="ledger-processor")
     async def check_ledger(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
-            found = ledger_processor.handle(
-                message.key, message.value, topic=message.topic, partition=message.partition, offset=message.offset
-            )
-            for alert, value in zip(found, encode_alerts(found), strict=True):
-                log.error("ALERT %s %s seq=%s: %s", alert.check.value, alert.arena_id, alert.seq, alert.message)
-                await alerts.send(key=alert.arena_id.encode(), value=value, partition=message.partition)
+            async with unit():
+                if positions.already_applied(message.topic, message.partition, message.offset):
+                    continue  # redelivered after a crash: already in the book
+                found = ledger_processor.handle(
+                    message.key, message.value, topic=message.topic, partition=message.partition, offset=message.offset
+                )
+                positions.record(message.topic, message.partition, message.offset)
+                for alert, value in zip(found, encode_alerts(found), strict=True):
+                    log.error("ALERT %s %s seq=%s: %s", alert.check.value, alert.arena_id, alert.seq, alert.message)
+                    await alerts.send(key=alert.arena_id.encode(), value=value, partition=message.partition)
             yield None
 
     def forget_decoded_state(sender: object, /, *_args: object, signal: BaseSignalT[Any], **_kw: object) -> None:

@@ -1,0 +1,166 @@
+"""Kill the worker with SIGKILL at random moments while it works, restart it, and count what came out.
+
+Used by the CI crash test (tests/integration/test_reliability.py, a few kills) and by the longer run
+`python -m tests.chaos.crash_run --kills 25` (more kills, bigger simulation). The verdict is the same
+in both: every command's events exactly once (by causation id and index), contiguous seq per arena,
+the audit passing, no ledger alert, and the rebuilt and live state equal to the pure core's own
+expectation for the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from producers.publisher import CommandPublisher
+from producers.simulation import SimulationConfig, simulate
+from schemas.alerts import decode_alert
+from streams.cluster import ensure_cluster
+from streams.config import Settings
+from streams.lag import wait_until_caught_up
+from streams.live_state import compare, live_states
+from streams.partitioning import partition_for
+from streams.replay import replay
+from streams.topic_reader import read_snapshot
+from streams.topics import create_topics, topic_layout
+from streams.worker_process import running_worker
+
+
+@dataclass
+class CrashFigures:
+    kills: int = 0
+    commands: int = 0
+    events: int = 0
+    expected_events: int = 0
+    duplicates: int = 0
+    missing: int = 0
+    seq_gaps: int = 0
+    alerts: int = 0
+    audit_problems: list[str] = field(default_factory=list)
+    state_mismatches: list[str] = field(default_factory=list)
+    live_differences: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return (
+            not (
+                self.duplicates
+                or self.missing
+                or self.seq_gaps
+                or self.alerts
+                or self.audit_problems
+                or self.state_mismatches
+                or self.live_differences
+            )
+            and self.events == self.expected_events
+        )
+
+    def line(self) -> str:
+        return (
+            f"kills={self.kills} commands={self.commands} events={self.events}/{self.expected_events} "
+            f"duplicates={self.duplicates} missing={self.missing} seq_gaps={self.seq_gaps} alerts={self.alerts} "
+            f"audit_problems={len(self.audit_problems)} state_mismatches={len(self.state_mismatches)} "
+            f"live_differences={len(self.live_differences)} seconds={self.seconds:.0f}"
+        )
+
+
+def crash_run(
+    settings: Settings,
+    *,
+    app_id: str,
+    workdir: Path,
+    config: SimulationConfig,
+    kills: int,
+    seed: int = 1,
+    kill_window_s: tuple[float, float] = (0.5, 3.0),
+    say: Callable[[str], None] | None = None,
+) -> CrashFigures:
+    out = say or (lambda _line: None)
+    rng = random.Random(seed)
+    began = time.monotonic()
+    figures = CrashFigures()
+    run = simulate(config, partitioner=partition_for)
+    with CommandPublisher(settings) as publisher:
+        figures.commands = publisher.publish_many(run.commands())
+    expected = dict(run.expected_states)
+    expected_ids = {e.event_id for step in simulate(config, partitioner=partition_for) for e in step.events}
+    figures.expected_events = len(expected_ids)
+
+    for incarnation in range(kills):
+        with running_worker(settings, app_id, workdir, name=f"worker-{incarnation}") as worker:
+            time.sleep(rng.uniform(*kill_window_s))
+            if not worker.alive():
+                raise RuntimeError(f"the worker died by itself:\n{worker.log_tail()}")
+            worker.kill()
+            figures.kills += 1
+            out(f"kill {figures.kills}/{kills}")
+    with running_worker(settings, app_id, workdir, name="worker-final") as worker:
+        wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=600, alive=worker.alive)
+        audit = replay(settings)
+        targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
+        wait_until_caught_up(
+            settings, app_id, settings.topics.events, targets=targets, timeout_s=600, alive=worker.alive
+        )
+        alerts = [decode_alert(r.value) for r in read_snapshot(settings, settings.topics.alerts) if r.value]
+
+    events = audit.audit.events
+    figures.events = len(events)
+    counts = Counter(e.event_id for e in events)
+    figures.duplicates = sum(n - 1 for n in counts.values() if n > 1)
+    figures.missing = len(expected_ids - set(counts))
+    per_arena: dict[str, list[int]] = {}
+    for event in events:
+        per_arena.setdefault(event.arena_id, []).append(event.seq)
+    figures.seq_gaps = sum(1 for seqs in per_arena.values() if seqs != list(range(1, len(seqs) + 1)))
+    figures.alerts = len(alerts) + len(audit.audit.alerts)
+    figures.audit_problems = list(audit.audit.problems)
+    figures.state_mismatches = [a for a, state in expected.items() if audit.audit.states.get(a) != state]
+    figures.live_differences = [
+        f"{d.arena_id}: {d.what}" for d in compare(audit.audit.states, live_states(settings, app_id))
+    ]
+    figures.seconds = time.monotonic() - began
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=25)
+    parser.add_argument("--arenas", type=int, default=4)
+    parser.add_argument("--agents", type=int, default=48)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=int(time.time()))
+    args = parser.parse_args()
+    run_id = uuid.uuid4().hex[:8]
+    settings = ensure_cluster(Settings.from_env())
+    settings = Settings(
+        bootstrap=settings.bootstrap,
+        topics=settings.topics.with_prefix(f"chaos-{run_id}-"),
+        partitions=settings.partitions,
+        replication=settings.replication,
+        security=settings.security,
+    )
+    create_topics(settings, topic_layout(settings))
+    config = SimulationConfig(
+        seed=args.seed, arenas=args.arenas, agents_per_arena=args.agents, days=args.days, partitions=settings.partitions
+    )
+    workdir = Path(".arena") / f"chaos-{run_id}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    figures = crash_run(
+        settings, app_id=f"chaos-{run_id}", workdir=workdir, config=config, kills=args.kills, seed=args.seed, say=print
+    )
+    print(figures.line())
+    for item in figures.audit_problems + figures.state_mismatches + figures.live_differences:
+        print(f"  ! {item}")
+    print("CLEAN" if figures.clean else "NOT CLEAN")
+    return 0 if figures.clean else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
