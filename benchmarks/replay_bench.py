@@ -141,12 +141,16 @@ def prepare_topic(settings: Settings, events: int) -> TopicInfo:
 
 
 def simulation_config(events: int, partitions: int) -> SimulationConfig:
-    """A run long enough for ``events`` (a day has about one event per agent; generation stops early)."""
+    """A run long enough for ``events`` (a day has about one event per agent; generation stops early).
+
+    Small runs get fewer agents, so that the day-0 setup (arena by arena) does not fill the topic
+    before every arena, and so every partition, has events."""
     arenas = ARENAS_PER_PARTITION * partitions
-    days = 2 * math.ceil(events / (arenas * AGENTS_PER_ARENA)) + 5
+    agents = max(1, min(AGENTS_PER_ARENA, events // (arenas * 4)))
+    days = 2 * math.ceil(events / (arenas * agents)) + 5
     return SimulationConfig(
         arenas=arenas,
-        agents_per_arena=AGENTS_PER_ARENA,
+        agents_per_arena=agents,
         days=days,
         seed=SEED,
         partitions=partitions,
@@ -380,6 +384,7 @@ def profile_replay(settings: Settings, path: Path) -> None:
 def build_report(
     settings: Settings, topic: TopicInfo, requested: int, repeat: int, runs: dict[str, list[Run]]
 ) -> dict[str, Any]:
+    config = simulation_config(requested, settings.partitions)
     baseline = min(r.seconds for r in runs["baseline"])
     sizes = runs["baseline"][0]
     figures: dict[str, Any] = {}
@@ -399,8 +404,8 @@ def build_report(
             "events_requested": requested,
             "events": topic.events,
             "partitions": settings.partitions,
-            "arenas_per_partition": ARENAS_PER_PARTITION,
-            "agents_per_arena": AGENTS_PER_ARENA,
+            "arenas": config.arenas,
+            "agents_per_arena": config.agents_per_arena,
             "seed": SEED,
             "repeat": repeat,
             "avg_value_bytes": sizes.value_bytes / sizes.events,
@@ -426,12 +431,13 @@ def render(report: dict[str, Any]) -> str:
         "reused from a previous --keep-topic run"
         if t["reused"]
         else f"simulated, encoded and produced in {t['produce_seconds']:.1f}s "
-        f"({s['events'] / t['produce_seconds']:,.0f} events/s), {t['arenas']} arenas"
+        f"({s['events'] / t['produce_seconds']:,.0f} events/s) into {t['arenas']} arenas"
     )
     lines = [
-        f"replay benchmark: events={s['events']:,} (requested {s['events_requested']:,}) partitions={s['partitions']} "
-        f"avg value {s['avg_value_bytes']:.0f} B  broker {s['broker']} at {s['bootstrap']}  "
-        f"python {s['python']}  best of {s['repeat']}",
+        f"replay benchmark: events={s['events']:,} (requested {s['events_requested']:,}) "
+        f"partitions={s['partitions']} arenas={s['arenas']} x {s['agents_per_arena']} agents "
+        f"avg value {s['avg_value_bytes']:.0f} B  best of {s['repeat']}",
+        f"broker {s['broker']} at {s['bootstrap']}  python {s['python']}",
         f"topic {t['name']}: {source}",
     ]
     if t["mix"]:

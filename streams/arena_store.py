@@ -46,13 +46,20 @@ class ArenaStore:
         self._loaded = False
 
     def load(self, arena_id: str) -> ArenaState:
-        if not self._loaded:
+        if not self._loaded or not self._cache_matches_table(arena_id):
             self._load_all()
         state = self._cache.get(arena_id)
         if state is None:
             state = ArenaState.empty(arena_id)
             self._cache[arena_id] = state
         return state
+
+    def _cache_matches_table(self, arena_id: str) -> bool:
+        """O(1) proof that the decoded arena is the durable one (a cache built before Faust finished
+        recovering its tables would otherwise live on: rebalance signals fire before recovery ends)."""
+        header = self._headers.get(arena_id)
+        cached = self._cache.get(arena_id)
+        return (header["last_seq"] if header else 0) == (cached.last_seq if cached else 0)
 
     def save(self, before: ArenaState, after: ArenaState, events: Iterable[Event]) -> None:
         arena = after.arena_id

@@ -82,6 +82,16 @@ class LedgerStore:
         self._loaded = True
         return book
 
+    def matches_table(self, arena_id: str) -> bool:
+        """O(1) proof that the decoded book of an arena is the durable one (see ArenaStore)."""
+        head = self._heads.get(arena_id)
+        known = self.book.find(arena_id)
+        return (head["last_seq"] if head else 0) == (known.last_seq if known else 0)
+
+    def reload(self) -> Book:
+        self.invalidate()
+        return self.ensure_loaded()
+
     def save(self, arena_book: ArenaBook, accounts: set[str]) -> None:
         arena = arena_book.arena_id
         self._heads[arena] = {name: getattr(arena_book, name) for name in _HEAD_FIELDS}
@@ -110,6 +120,8 @@ class LedgerProcessor:
             self.counters.alerts += 1
             return (_undecodable_alert(key, str(exc), topic=topic, partition=partition, offset=offset),)
         self.counters.events += 1
+        if not self.store.matches_table(event.arena_id):
+            book = self.store.reload()
         alerts = book.apply(event, digest)
         touched = {account for posting in event.postings for account in (posting.debit, posting.credit)}
         touched.update(AGENT_PREFIX + agent_id for agent_id in touched_agents(event))

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, TopicPartition
 from streams.audit import AuditResult, audit_records
 from streams.config import Settings
 from streams.partitioning import partition_for
-from streams.topic_reader import end_offsets, partitions_of, read_snapshot
+from streams.topic_reader import end_offsets, partitions_of, read_snapshot, start_offsets
 
 _OFFSETS = re.compile(r"^\d+:\d+(,\d+:\d+)*$")
 
@@ -80,13 +80,13 @@ def resolve(settings: Settings, topic: str, point: Point, *, as_end: bool) -> di
     if point.kind == "latest":
         return dict(ends)
     if point.kind == "earliest":
-        return dict.fromkeys(ends, 0)
+        return start_offsets(settings, topic)
     if point.kind == "offsets":
         given = dict(point.offsets)
         unknown = sorted(set(given) - set(ends))
         if unknown:
             raise PointError(f"{topic} has no partition {unknown[0]} (it has {len(ends)})")
-        default = ends if as_end else dict.fromkeys(ends, 0)
+        default = ends if as_end else start_offsets(settings, topic)
         return {p: min(given.get(p, default[p]), ends[p]) for p in ends}
     assert point.time_ms is not None
     return _offsets_for_time(settings, topic, point.time_ms, ends)
@@ -112,7 +112,7 @@ class ReplayResult:
 
     @property
     def events_per_second(self) -> float:
-        return len(self.audit.events) / self.seconds if self.seconds > 0 else 0.0
+        return self.audit.event_count / self.seconds if self.seconds > 0 else 0.0
 
 
 def replay(

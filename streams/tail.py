@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 
 from schemas.alerts import decode_alert
 from schemas.events import EventDecodeError, decode_event
@@ -67,7 +67,7 @@ def follow(settings: Settings, topic: str, *, from_end: bool = True, poll_s: flo
         )
     )
     try:
-        start = OFFSET_END if from_end else -2
+        start = OFFSET_END if from_end else OFFSET_BEGINNING
         consumer.assign([TopicPartition(topic, p, start) for p in partitions_of(settings, topic)])
         while True:
             for message in consumer.consume(500, poll_s):

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config import Settings
 
@@ -40,6 +40,9 @@ def _consumer(settings: Settings, *, batch_bytes: int = 8 * 1024 * 1024) -> Cons
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "isolation.level": "read_committed",
+                # An offset that no longer exists (retention, delete_records) must be an error, never a
+                # silent jump to the end that would let an audit pass over records it did not read.
+                "auto.offset.reset": "error",
                 "enable.partition.eof": True,
                 "fetch.max.bytes": batch_bytes * 4,
                 "max.partition.fetch.bytes": batch_bytes,
@@ -63,12 +66,18 @@ def partitions_of(settings: Settings, topic: str) -> list[int]:
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
     """Each partition's high watermark now (transaction markers included)."""
+    return {p: high for p, (_low, high) in watermarks(settings, topic).items()}
+
+
+def start_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    """Each partition's first readable offset (the low watermark: 0 until retention deletes records)."""
+    return {p: low for p, (low, _high) in watermarks(settings, topic).items()}
+
+
+def watermarks(settings: Settings, topic: str) -> dict[int, tuple[int, int]]:
     consumer = _consumer(settings)
     try:
-        result: dict[int, int] = {}
-        for partition in partitions_of(settings, topic):
-            result[partition] = _high_watermark(consumer, TopicPartition(topic, partition))
-        return result
+        return {p: _watermarks(consumer, TopicPartition(topic, p)) for p in partitions_of(settings, topic)}
     finally:
         consumer.close()
 
@@ -90,9 +99,17 @@ def read_snapshot(
     """
     consumer = _consumer(settings)
     try:
-        ends = dict(stop) if stop is not None else end_offsets(settings, topic)
-        firsts = {p: (start or {}).get(p, OFFSET_BEGINNING) for p in ends}
-        pending = {p for p, end in ends.items() if end > 0 and (firsts[p] < 0 or firsts[p] < end)}
+        marks = watermarks(settings, topic)
+        ends = dict(stop) if stop is not None else {p: high for p, (_low, high) in marks.items()}
+        # Explicit offsets, never OFFSET_BEGINNING (slower to start); below the low watermark is an error.
+        firsts = {p: (start or {}).get(p, marks[p][0]) for p in ends}
+        for p, first in firsts.items():
+            if first < marks[p][0]:
+                raise TopicReadError(
+                    f"{topic}[{p}] starts at offset {marks[p][0]} (older records were deleted); "
+                    f"cannot read from {first}"
+                )
+        pending = {p for p, end in ends.items() if firsts[p] < end}
         if not pending:
             return
         consumer.assign([TopicPartition(topic, p, firsts[p]) for p in sorted(pending)])
@@ -101,7 +118,7 @@ def read_snapshot(
         while pending:
             if time.monotonic() > deadline:
                 raise TopicReadError(f"reading {topic} did not reach its end within {timeout_s:.0f}s; left {pending}")
-            for message in consumer.consume(batch, 1.0):
+            for message in consumer.consume(batch, 0.1):
                 error = message.error()
                 partition = message.partition() or 0
                 if error is not None:
@@ -124,12 +141,12 @@ def read_snapshot(
         consumer.close()
 
 
-def _high_watermark(consumer: Consumer, tp: TopicPartition, attempts: int = 20) -> int:
+def _watermarks(consumer: Consumer, tp: TopicPartition, attempts: int = 20) -> tuple[int, int]:
     """A broker that just started or moved leadership answers "not leader" for a moment: retry, bounded."""
     for attempt in range(attempts):
         try:
-            _low, high = consumer.get_watermark_offsets(tp, timeout=15, cached=False)
-            return int(high)
+            low, high = consumer.get_watermark_offsets(tp, timeout=15, cached=False)
+            return int(low), int(high)
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
             if not (isinstance(error, KafkaError) and error.retriable()) or attempt == attempts - 1:

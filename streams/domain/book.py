@@ -108,6 +108,10 @@ class Book:
     def arenas(self) -> dict[str, ArenaBook]:
         return dict(self._arenas)
 
+    def find(self, arena_id: str) -> ArenaBook | None:
+        """The arena's book if it has one (unlike ``arena``, creates nothing)."""
+        return self._arenas.get(arena_id)
+
     def apply(self, event: Event, digest: str | None = None) -> list[ConservationAlert]:
         """Check and apply one event; returns its alerts (empty when all is well)."""
         book = self.arena(event.arena_id)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from confluent_kafka import Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from producers.publisher import CommandPublisher
 from schemas.events import PnLRecorded, decode_event, digest
@@ -17,7 +20,9 @@ from streams.domain import ArenaState, evolve, fold
 from streams.live_state import compare, live_states
 from streams.partitioning import partition_for
 from streams.replay import Point, parse_point, replay
+from streams.topic_reader import TopicReadError, read_snapshot
 from streams.worker_process import running_worker, worker_env
+from tests.integration.conftest import KafkaCluster
 from tests.integration.histories import arena_commands
 from tests.integration.kafka_io import read_topic
 
@@ -133,3 +138,22 @@ def test_an_event_of_an_older_schema_version_replays_through_its_upcaster(
     assert legacy.event_id == "legacy:0" and isinstance(legacy.payload, PnLRecorded)
     assert legacy.payload.source == "simulation" and legacy.schema_version == 2
     assert result.audit.states[ARENA].last_seq == last.seq + 1
+
+
+def test_reading_after_retention_starts_at_the_low_watermark_and_refuses_deleted_offsets(
+    kafka: KafkaCluster, prefix: str
+) -> None:
+    topic = f"{prefix}retained"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result(30)
+    producer = Producer({"bootstrap.servers": kafka.bootstrap})
+    for n in range(10):
+        producer.produce(topic, key=b"k", value=str(n).encode())
+    assert producer.flush(30) == 0
+    for future in admin.delete_records([TopicPartition(topic, 0, 5)]).values():
+        future.result(30)  # as retention would: offsets 0-4 are gone
+    settings = kafka.settings(prefix)
+    assert [r.value for r in read_snapshot(settings, topic)] == [str(n).encode() for n in range(5, 10)]
+    with pytest.raises(TopicReadError, match="starts at offset 5"):
+        list(read_snapshot(settings, topic, start={0: 0}))
