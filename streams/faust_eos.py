@@ -18,15 +18,7 @@ The fix, at the depth where the bug lives: a transport (selected by the broker U
 - sends every message through the transactional producer of the partition being processed; the
   destination partition must be known (given explicitly or resolvable), and a send that cannot be
   placed in a transaction raises instead of falling back to a non-transactional producer;
-- drains the producer buffer into the open transactions before it commits them;
-- offers a processing gate (`unit()`): an agent handles one message — its table writes and all its
-  outputs — while holding it, and a commit takes it exclusively. Faust commits from a background task
-  that otherwise runs between any two awaits of an agent, so without the gate one command's events
-  could straddle two transactions and a crash between them would keep the first half only;
-- drains table changelog writes completely before a unit ends and before a commit. Faust's own
-  `ProducerBuffer.flush()` gives up after 0.1 s per message and does not wait for the message its
-  background task is already sending, so a commit could overtake a changelog write (the crash test
-  caught a book row and its source position landing in different transactions).
+- drains the producer buffer into the open transactions before it commits them.
 
 Both rules rely on co-partitioning, which the pipeline guarantees (streams/topics.py): an event or a
 changelog row goes to the same partition number as the command that caused it.
@@ -34,79 +26,20 @@ changelog row goes to the same partition number as the command that caused it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from faust import current_event
 from faust.exceptions import ProducerSendError
 from faust.transport.consumer import TransactionManager
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.transport.producer import ProducerBuffer
 from faust.types import TP, HeadersArg
-from faust.types.tuples import FutureMessage
 
 SCHEME = "arena-kafka"
 
 
-class DrainableBuffer(ProducerBuffer):
-    """Faust's producer buffer, plus a drain that returns only when nothing is queued or in flight.
-
-    The drain only waits: the buffer's one background task stays the only sender, so changelog writes
-    reach Kafka in the order they were made. (Sending from the drain too would let two writes of one
-    key overtake each other, and a table recovered from that changelog would go back in time — the
-    crash test caught exactly that.)
-    """
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._in_flight = 0
-        self._progress = asyncio.Event()
-
-    async def _send_pending(self, fut: FutureMessage) -> None:
-        self._in_flight += 1
-        try:
-            await super()._send_pending(fut)
-        finally:
-            self._in_flight -= 1
-            self._progress.set()
-
-    async def drain(self) -> None:
-        while not self.pending.empty() or self._in_flight:
-            self._progress.clear()
-            await self._progress.wait()
-
-
-class DrainableProducer(aiokafka_driver.Producer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - Faust's signature
-        super().__init__(*args, **kwargs)
-        buffer = DrainableBuffer(loop=self.loop, beacon=self.beacon)
-        buffer.app = self.app
-        self.buffer = buffer
-
-
 class CoPartitionedTransactionManager(TransactionManager):
-    """Faust's transaction manager, minus its non-transactional escape hatches."""
-
-    _gate: asyncio.Lock | None = None
-
-    def _lock(self) -> asyncio.Lock:
-        if self._gate is None:
-            self._gate = asyncio.Lock()
-        return self._gate
-
-    @asynccontextmanager
-    async def unit(self) -> AsyncIterator[None]:
-        """Hold while processing one message: a commit never splits its effects across transactions."""
-        async with self._lock():
-            yield
-
-    async def drain(self) -> None:
-        buffer = self.app.producer.buffer
-        if not isinstance(buffer, DrainableBuffer):
-            raise ProducerSendError(f"exactly-once needs the {SCHEME}:// producer (got {type(buffer).__name__})")
-        await buffer.drain()
+    """Faust's transaction manager, minus its two non-transactional escape hatches."""
 
     async def send(  # noqa: PLR0917 - Faust's signature
         self,
@@ -130,11 +63,10 @@ class CoPartitionedTransactionManager(TransactionManager):
         return await self.producer.send(topic, key, value, destination, timestamp, headers, transactional_id=tid)
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
-        async with self._lock():
-            # Table changelog writes wait in the app producer's buffer; they belong to the transaction
-            # that commits the offsets of the events that caused them, so they must be in it first.
-            await self.drain()
-            return await super().commit(offsets, start_new_transaction=start_new_transaction)
+        # Table changelog writes wait in the app producer's buffer; they belong to the transaction
+        # that commits the offsets of the events that caused them, so they must be in it first.
+        await self.app.producer.buffer.flush()
+        return await super().commit(offsets, start_new_transaction=start_new_transaction)
 
     def _transactional_id_for(self, topic: str, partition: int) -> str:
         groups: Mapping[str, int] = self.app.assignor._topic_groups  # type: ignore[attr-defined]  # no public accessor
@@ -160,4 +92,3 @@ class Transport(aiokafka_driver.Transport):
     """Faust's aiokafka transport with the transaction manager above."""
 
     TransactionManager = CoPartitionedTransactionManager
-    Producer = DrainableProducer

@@ -14,7 +14,6 @@ import logging
 import os
 import ssl
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,9 @@ from streams.arena_store import ArenaStore
 from streams.command_processor import CommandProcessor
 from streams.config import Settings
 from streams.dead_letter import SourceRef
-from streams.faust_eos import SCHEME, CoPartitionedTransactionManager
+from streams.faust_eos import SCHEME
 from streams.ledger_processor import LedgerProcessor, LedgerStore, encode_alerts
 from streams.partitioning import partition_for
-from streams.positions import Positions
 
 log = logging.getLogger(__name__)
 
@@ -110,50 +108,35 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
     ledger_store = LedgerStore(table("ledger-heads"), table("ledger-accounts"))
     command_processor = CommandProcessor(arena_store, partitions=n)
     ledger_processor = LedgerProcessor(ledger_store)
-    positions = Positions(table("positions"))
-
-    def unit() -> AbstractAsyncContextManager[None]:
-        transactions = app.consumer.transactions
-        if not isinstance(transactions, CoPartitionedTransactionManager):
-            raise RuntimeError(f"the worker needs the {SCHEME}:// transport for exactly-once processing")
-        return transactions.unit()
 
     @app.agent(commands_in, name="command-processor")
     async def process_commands(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
-            async with unit():
-                if positions.already_applied(message.topic, message.partition, message.offset):
-                    continue  # redelivered after a crash: its effects are already committed
-                source = SourceRef(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-                )
-                handled = command_processor.handle(message.key, message.value, source)
-                positions.record(message.topic, message.partition, message.offset)
-                for value in handled.events:
-                    await events.send(key=message.key, value=value, partition=message.partition)
-                if handled.dead_letter is not None:
-                    log.warning("dead-lettered %s[%d]@%d", message.topic, message.partition, message.offset)
-                    await dead_letters.send(key=message.key, value=handled.dead_letter, partition=message.partition)
+            source = SourceRef(
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+                timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+            )
+            handled = command_processor.handle(message.key, message.value, source)
+            for value in handled.events:
+                await events.send(key=message.key, value=value, partition=message.partition)
+            if handled.dead_letter is not None:
+                log.warning("dead-lettered %s[%d]@%d", message.topic, message.partition, message.offset)
+                await dead_letters.send(key=message.key, value=handled.dead_letter, partition=message.partition)
             yield None
 
     @app.agent(events, name="ledger-processor")
     async def check_ledger(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
             message = event.message
-            async with unit():
-                if positions.already_applied(message.topic, message.partition, message.offset):
-                    continue  # redelivered after a crash: already in the book
-                found = ledger_processor.handle(
-                    message.key, message.value, topic=message.topic, partition=message.partition, offset=message.offset
-                )
-                positions.record(message.topic, message.partition, message.offset)
-                for alert, value in zip(found, encode_alerts(found), strict=True):
-                    log.error("ALERT %s %s seq=%s: %s", alert.check.value, alert.arena_id, alert.seq, alert.message)
-                    await alerts.send(key=alert.arena_id.encode(), value=value, partition=message.partition)
+            found = ledger_processor.handle(
+                message.key, message.value, topic=message.topic, partition=message.partition, offset=message.offset
+            )
+            for alert, value in zip(found, encode_alerts(found), strict=True):
+                log.error("ALERT %s %s seq=%s: %s", alert.check.value, alert.arena_id, alert.seq, alert.message)
+                await alerts.send(key=alert.arena_id.encode(), value=value, partition=message.partition)
             yield None
 
     def forget_decoded_state(sender: object, /, *_args: object, signal: BaseSignalT[Any], **_kw: object) -> None:

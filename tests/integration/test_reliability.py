@@ -39,10 +39,9 @@ def crashed(kafka: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) -> Cr
 
 
 KNOWN_DEFECT = (
-    "known defect (issue 6, open): after SIGKILL the worker's committed table changelogs can be mutually "
-    "inconsistent — seen in CI: an arena header's idempotency-window bounds not matching its window rows, "
-    "and ledger balances lagging the ledger's source positions (spurious SEQ_GAP/NEGATIVE_BALANCE alerts). "
-    "Some table writes of one message still land in a different transaction than the rest."
+    "known defect (issue 6, open): Faust commits from a background task between an agent's awaits, so after "
+    "SIGKILL a message's effects can be split between transactions; the ledger processor then raises spurious "
+    "SEQ_DUPLICATE alerts (693 in one run) and the committed tables can disagree with each other"
 )
 
 
