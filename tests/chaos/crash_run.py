@@ -23,7 +23,7 @@ from producers.simulation import SimulationConfig, simulate
 from schemas.alerts import decode_alert
 from streams.cluster import ensure_cluster
 from streams.config import Settings
-from streams.lag import wait_until_caught_up
+from streams.lag import LagTimeout, wait_until_caught_up
 from streams.live_state import compare, live_states
 from streams.partitioning import partition_for
 from streams.replay import replay
@@ -68,6 +68,7 @@ class CrashFigures:
             f"duplicates={self.duplicates} missing={self.missing} seq_gaps={self.seq_gaps} alerts={self.alerts} "
             f"audit_problems={len(self.audit_problems)} state_mismatches={len(self.state_mismatches)} "
             f"live_differences={len(self.live_differences)} seconds={self.seconds:.0f}"
+            + (f" ERROR={self.error}" if self.error else "")
         )
 
 
@@ -102,12 +103,19 @@ def crash_run(
             figures.kills += 1
             out(f"kill {figures.kills}/{kills}")
     with running_worker(settings, app_id, workdir, name="worker-final") as worker:
-        wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=600, alive=worker.alive)
+        try:
+            wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=180, alive=worker.alive)
+        except LagTimeout as exc:  # a worker that stops committing is a finding, not a harness crash
+            figures.error = str(exc)
         audit = replay(settings)
-        targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
-        wait_until_caught_up(
-            settings, app_id, settings.topics.events, targets=targets, timeout_s=600, alive=worker.alive
-        )
+        if figures.error is None:
+            targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
+            try:
+                wait_until_caught_up(
+                    settings, app_id, settings.topics.events, targets=targets, timeout_s=180, alive=worker.alive
+                )
+            except LagTimeout as exc:
+                figures.error = str(exc)
         alerts = [decode_alert(r.value) for r in read_snapshot(settings, settings.topics.alerts) if r.value]
 
     events = audit.audit.events
