@@ -46,11 +46,13 @@ class CrashFigures:
     state_mismatches: list[str] = field(default_factory=list)
     live_differences: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    error: str | None = None  # the run itself could not finish (e.g. the worker stopped committing)
 
     @property
     def clean(self) -> bool:
         return (
-            not (
+            self.error is None
+            and not (
                 self.duplicates
                 or self.missing
                 or self.seq_gaps
