@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import TP, StreamT, TableT
+from faust.types import TP, EventT, StreamT, TableT
 from faust.types.auth import CredentialsT
 from mode.types.signals import BaseSignalT
 
 from streams.arena_store import ArenaStore
+from streams.broker_probe import BrokerProbe
 from streams.command_processor import CommandProcessor
 from streams.config import Settings
 from streams.dead_letter import SourceRef
-from streams.faust_eos import SCHEME
+from streams.faust_eos import SCHEME, gate_of
 from streams.ledger_processor import LedgerProcessor, LedgerStore, encode_alerts
 from streams.partitioning import partition_for
 
@@ -109,34 +110,46 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
     command_processor = CommandProcessor(arena_store, partitions=n)
     ledger_processor = LedgerProcessor(ledger_store)
 
+    gate = gate_of(app)
+    probe = BrokerProbe(settings.client_config(), options.app_id)
+    gate.use_broker(probe.first_record, probe.committed)
+
+    async def process_command(event: EventT[bytes]) -> None:
+        message = event.message
+        source = SourceRef(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+        )
+        handled = command_processor.handle(message.key, message.value, source)
+        for value in handled.events:
+            await events.send(key=message.key, value=value, partition=message.partition)
+        if handled.dead_letter is not None:
+            log.warning("dead-lettered %s[%d]@%d", message.topic, message.partition, message.offset)
+            await dead_letters.send(key=message.key, value=handled.dead_letter, partition=message.partition)
+
+    async def check_event(event: EventT[bytes]) -> None:
+        message = event.message
+        found = ledger_processor.handle(
+            message.key, message.value, topic=message.topic, partition=message.partition, offset=message.offset
+        )
+        for alert, value in zip(found, encode_alerts(found), strict=True):
+            log.error("ALERT %s %s seq=%s: %s", alert.check.value, alert.arena_id, alert.seq, alert.message)
+            await alerts.send(key=alert.arena_id.encode(), value=value, partition=message.partition)
+
+    # Each message is one unit of the processing gate (streams/faust_eos.py): its table rows, its
+    # outputs and its ack land in the same transaction, whatever the commit timer does meanwhile.
     @app.agent(commands_in, name="command-processor")
     async def process_commands(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
-            message = event.message
-            source = SourceRef(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-            )
-            handled = command_processor.handle(message.key, message.value, source)
-            for value in handled.events:
-                await events.send(key=message.key, value=value, partition=message.partition)
-            if handled.dead_letter is not None:
-                log.warning("dead-lettered %s[%d]@%d", message.topic, message.partition, message.offset)
-                await dead_letters.send(key=message.key, value=handled.dead_letter, partition=message.partition)
+            await gate.run(event, lambda: process_command(event))  # noqa: B023 - awaited before the next event
             yield None
 
     @app.agent(events, name="ledger-processor")
     async def check_ledger(stream: StreamT[bytes]) -> AsyncIterator[None]:
         async for event in stream.events():
-            message = event.message
-            found = ledger_processor.handle(
-                message.key, message.value, topic=message.topic, partition=message.partition, offset=message.offset
-            )
-            for alert, value in zip(found, encode_alerts(found), strict=True):
-                log.error("ALERT %s %s seq=%s: %s", alert.check.value, alert.arena_id, alert.seq, alert.message)
-                await alerts.send(key=alert.arena_id.encode(), value=value, partition=message.partition)
+            await gate.run(event, lambda: check_event(event))  # noqa: B023 - awaited before the next event
             yield None
 
     def forget_decoded_state(sender: object, /, *_args: object, signal: BaseSignalT[Any], **_kw: object) -> None:

@@ -38,15 +38,6 @@ def crashed(kafka: KafkaCluster, tmp_path_factory: pytest.TempPathFactory) -> Cr
     return figures
 
 
-KNOWN_DEFECT = (
-    "known defect (issue 6, open): Faust commits from a background task between an agent's awaits, so after "
-    "SIGKILL a message's effects can be split between transactions; the ledger processor then raises spurious "
-    "SEQ_DUPLICATE alerts (693 in one run), the committed tables can disagree with each other, and once the "
-    "restarted worker stopped committing offsets altogether"
-)
-
-
-@pytest.mark.xfail(reason=KNOWN_DEFECT, strict=False)
 def test_sigkill_at_random_moments_neither_loses_nor_doubles_events_or_money(crashed: CrashFigures) -> None:
     assert crashed.error is None, crashed.error
     assert crashed.kills == 5
@@ -58,6 +49,5 @@ def test_sigkill_at_random_moments_neither_loses_nor_doubles_events_or_money(cra
     assert crashed.live_differences == [], crashed.live_differences
 
 
-@pytest.mark.xfail(reason=KNOWN_DEFECT, strict=False)
 def test_sigkill_at_random_moments_raises_no_ledger_alert(crashed: CrashFigures) -> None:
     assert crashed.alerts == 0, crashed.line()
