@@ -74,6 +74,64 @@ class CrashFigures:
         )
 
 
+@dataclass(frozen=True)
+class Expectation:
+    """What the pure core says the commands must produce: the judge's reference."""
+
+    states: dict[str, object]
+    event_ids: frozenset[str]
+
+    @classmethod
+    def of(cls, config: SimulationConfig) -> Expectation:
+        run = simulate(config, partitioner=partition_for)
+        states: dict[str, object] = dict(run.expected_states)
+        ids = frozenset(e.event_id for step in simulate(config, partitioner=partition_for) for e in step.events)
+        return cls(states=states, event_ids=ids)
+
+
+def settle_and_judge(
+    settings: Settings,
+    app_id: str,
+    alive: Callable[[], bool],
+    expected: Expectation,
+    figures: CrashFigures,
+    *,
+    timeout_s: float = 180,
+) -> None:
+    """Wait until the live worker has processed every command and event, then fill in the verdict."""
+    figures.expected_events = len(expected.event_ids)
+    try:
+        wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=timeout_s, alive=alive)
+    except LagTimeout as exc:  # a worker that stops committing is a finding, not a harness crash
+        figures.error = str(exc)
+    audit = replay(settings)
+    if figures.error is None:
+        targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
+        try:
+            wait_until_caught_up(
+                settings, app_id, settings.topics.events, targets=targets, timeout_s=timeout_s, alive=alive
+            )
+        except LagTimeout as exc:
+            figures.error = str(exc)
+    alerts = [decode_alert(r.value) for r in read_snapshot(settings, settings.topics.alerts) if r.value]
+
+    events = audit.audit.events
+    figures.events = len(events)
+    counts = Counter(e.event_id for e in events)
+    figures.duplicates = sum(n - 1 for n in counts.values() if n > 1)
+    figures.missing = len(expected.event_ids - set(counts))
+    per_arena: dict[str, list[int]] = {}
+    for event in events:
+        per_arena.setdefault(event.arena_id, []).append(event.seq)
+    figures.seq_gaps = sum(1 for seqs in per_arena.values() if seqs != list(range(1, len(seqs) + 1)))
+    figures.alerts = len(alerts) + len(audit.audit.alerts)
+    figures.audit_problems = list(audit.audit.problems)
+    figures.state_mismatches = [a for a, state in expected.states.items() if audit.audit.states.get(a) != state]
+    figures.live_differences = [
+        f"{d.arena_id}: {d.what}" for d in compare(audit.audit.states, live_states(settings, app_id))
+    ]
+
+
 def crash_run(
     settings: Settings,
     *,
@@ -89,12 +147,9 @@ def crash_run(
     rng = random.Random(seed)
     began = time.monotonic()
     figures = CrashFigures()
-    run = simulate(config, partitioner=partition_for)
+    expected = Expectation.of(config)
     with CommandPublisher(settings) as publisher:
-        figures.commands = publisher.publish_many(run.commands())
-    expected = dict(run.expected_states)
-    expected_ids = {e.event_id for step in simulate(config, partitioner=partition_for) for e in step.events}
-    figures.expected_events = len(expected_ids)
+        figures.commands = publisher.publish_many(simulate(config, partitioner=partition_for).commands())
 
     for incarnation in range(kills):
         with running_worker(settings, app_id, workdir, name=f"worker-{incarnation}") as worker:
@@ -105,36 +160,7 @@ def crash_run(
             figures.kills += 1
             out(f"kill {figures.kills}/{kills}")
     with running_worker(settings, app_id, workdir, name="worker-final") as worker:
-        try:
-            wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=180, alive=worker.alive)
-        except LagTimeout as exc:  # a worker that stops committing is a finding, not a harness crash
-            figures.error = str(exc)
-        audit = replay(settings)
-        if figures.error is None:
-            targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
-            try:
-                wait_until_caught_up(
-                    settings, app_id, settings.topics.events, targets=targets, timeout_s=180, alive=worker.alive
-                )
-            except LagTimeout as exc:
-                figures.error = str(exc)
-        alerts = [decode_alert(r.value) for r in read_snapshot(settings, settings.topics.alerts) if r.value]
-
-    events = audit.audit.events
-    figures.events = len(events)
-    counts = Counter(e.event_id for e in events)
-    figures.duplicates = sum(n - 1 for n in counts.values() if n > 1)
-    figures.missing = len(expected_ids - set(counts))
-    per_arena: dict[str, list[int]] = {}
-    for event in events:
-        per_arena.setdefault(event.arena_id, []).append(event.seq)
-    figures.seq_gaps = sum(1 for seqs in per_arena.values() if seqs != list(range(1, len(seqs) + 1)))
-    figures.alerts = len(alerts) + len(audit.audit.alerts)
-    figures.audit_problems = list(audit.audit.problems)
-    figures.state_mismatches = [a for a, state in expected.items() if audit.audit.states.get(a) != state]
-    figures.live_differences = [
-        f"{d.arena_id}: {d.what}" for d in compare(audit.audit.states, live_states(settings, app_id))
-    ]
+        settle_and_judge(settings, app_id, worker.alive, expected, figures)
     figures.seconds = time.monotonic() - began
     return figures
 
