@@ -9,6 +9,7 @@ be text at all), plus a text preview when they are.
 from __future__ import annotations
 
 import base64
+import hashlib
 from enum import StrEnum
 from typing import Final
 
@@ -18,6 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from schemas.commands import DecodeReason
 
 _PREVIEW_CHARS: Final = 512
+# Embedded as base64 (x4/3) below Kafka's default 1 MB record limit, with room for the rest.
+MAX_EMBEDDED_BYTES: Final = 512 * 1024
 
 
 class RoutingReason(StrEnum):
@@ -49,6 +52,9 @@ class DeadLetter(BaseModel):
     value_b64: str | None
     key_preview: str | None
     value_preview: str | None
+    value_bytes: int | None = None
+    value_sha256: str | None = None
+    value_omitted: bool = False  # too big to embed: fetch it from `source`
 
     def original_value(self) -> bytes | None:
         return None if self.value_b64 is None else base64.b64decode(self.value_b64)
@@ -60,14 +66,19 @@ class DeadLetter(BaseModel):
 def dead_letter(
     reason: DecodeReason | RoutingReason, message: str, source: SourceRef, key: bytes | None, value: bytes | None
 ) -> bytes:
+    key = None if key is not None and len(key) > MAX_EMBEDDED_BYTES // 4 else key
+    omitted = value is not None and len(value) > MAX_EMBEDDED_BYTES
     letter = DeadLetter(
         reason=reason.value,
         message=message,
         source=source,
         key_b64=_b64(key),
-        value_b64=_b64(value),
+        value_b64=None if omitted else _b64(value),
         key_preview=_preview(key),
         value_preview=_preview(value),
+        value_bytes=None if value is None else len(value),
+        value_sha256=None if value is None else hashlib.sha256(value).hexdigest(),
+        value_omitted=omitted,
     )
     return orjson.dumps(letter.model_dump(mode="json"))
 
