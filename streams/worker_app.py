@@ -43,6 +43,7 @@ class WorkerOptions:
     datadir: Path = Path(".arena/worker")
     web_port: int | None = None  # None: no web server
     commit_interval_s: float = 1.0
+    producer_linger_s: float = 0.02
     # How soon a dead worker's partitions move on: Faust's 60 s default makes every failover a minute.
     session_timeout_s: float = 10.0
 
@@ -54,6 +55,7 @@ class WorkerOptions:
             datadir=Path(os.environ.get("ARENA_WORKER_DATADIR", ".arena/worker")),
             web_port=int(port) if port else None,
             commit_interval_s=float(os.environ.get("ARENA_COMMIT_INTERVAL_S", "1.0")),
+            producer_linger_s=float(os.environ.get("ARENA_PRODUCER_LINGER_S", "0.02")),
             session_timeout_s=float(os.environ.get("ARENA_SESSION_TIMEOUT_S", "10")),
         )
 
@@ -84,6 +86,8 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=options.commit_interval_s,
+        # A command becomes ~5 records (events and changelog rows): let them share produce requests.
+        producer_linger=options.producer_linger_s,
         broker_session_timeout=options.session_timeout_s,
         broker_heartbeat_interval=max(1.0, options.session_timeout_s / 4),
         web_enabled=options.web_port is not None,
