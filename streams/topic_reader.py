@@ -13,10 +13,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streams.config import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +144,38 @@ def read_snapshot(
         consumer.close()
 
 
-def _watermarks(consumer: Consumer, tp: TopicPartition, attempts: int = 20) -> tuple[int, int]:
-    """A broker that just started or moved leadership answers "not leader" for a moment: retry, bounded."""
+# A broker that just started, or moved leadership or group coordination, answers these for a moment.
+_TRANSIENT = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError._TRANSPORT,
+    KafkaError._TIMED_OUT,
+}
+
+
+def _retrying(what: str, call: Callable[[], T], attempts: int = 20) -> T:
+    """Retry a broker request through a restart or a leadership move, bounded; then a clear error."""
     for attempt in range(attempts):
         try:
-            low, high = consumer.get_watermark_offsets(tp, timeout=15, cached=False)
-            return int(low), int(high)
+            return call()
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            if not (isinstance(error, KafkaError) and error.retriable()) or attempt == attempts - 1:
-                raise TopicReadError(f"end offset of {tp.topic}[{tp.partition}]: {exc}") from exc
+            transient = isinstance(error, KafkaError) and (error.retriable() or error.code() in _TRANSIENT)
+            if not transient or attempt == attempts - 1:
+                raise TopicReadError(f"{what}: {exc}") from exc
             time.sleep(0.5)
     raise AssertionError("unreachable")
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
+    low, high = _retrying(
+        f"end offset of {tp.topic}[{tp.partition}]",
+        lambda: consumer.get_watermark_offsets(tp, timeout=15, cached=False),
+    )
+    return int(low), int(high)
 
 
 def committed_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
@@ -160,6 +183,9 @@ def committed_offsets(settings: Settings, group_id: str, topic: str) -> dict[int
     consumer = Consumer(settings.client_config({"group.id": group_id, "enable.auto.commit": False}))
     try:
         partitions = [TopicPartition(topic, p) for p in partitions_of(settings, topic)]
-        return {tp.partition: tp.offset for tp in consumer.committed(partitions, timeout=15)}
+        found = _retrying(
+            f"committed offsets of {group_id} on {topic}", lambda: consumer.committed(partitions, timeout=15)
+        )
+        return {tp.partition: tp.offset for tp in found}
     finally:
         consumer.close()
