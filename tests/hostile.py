@@ -38,6 +38,7 @@ from schemas.money import MAX_MINOR
 from schemas.rejections import Reason
 from streams.dead_letter import RoutingReason
 from streams.partitioning import partition_for
+from tests.unit.builders import small_policies
 
 ISSUED_AT: Final = 1_700_000_000_000
 CURRENCY: Final = "EUR"
@@ -152,28 +153,6 @@ def _with_number(doc: dict[str, Any], path: tuple[str, ...], number_text: str) -
     return _json(doc).replace(f'"{sentinel}"'.encode(), number_text.encode())
 
 
-def policies() -> dict[str, Any]:
-    """Small tier and evolution policies (the same numbers the unit tests use)."""
-    return {
-        "tier_policy": {
-            "incubator": {"max_agents": 4, "max_allocation": 1_000_000, "budget_bps": 3_000},
-            "proving": {"max_agents": 2, "max_allocation": 2_000_000, "budget_bps": 3_000},
-            "arena": {"max_agents": 1, "max_allocation": 5_000_000, "budget_bps": 3_000},
-        },
-        "evolution_policy": {
-            "min_records": 2,
-            "kill_bottom_bps": 2_500,
-            "max_drawdown_bps": 5_000,
-            "to_proving": {"min_records": 2, "min_return_bps": 100},
-            "to_arena": {"min_records": 3, "min_return_bps": 200},
-            "target_population": 4,
-            "mutation_step": 10,
-            "command_id_window": 1_000,
-            "fill_ref_window": 1_000,
-        },
-    }
-
-
 SETUP_COMMANDS: Final = 3  # CreateArena, FundArena, SpawnAgent a0: after these, rejections are state-independent
 
 
@@ -188,7 +167,7 @@ def arena_history(arena: str, salt: int) -> list[dict[str, Any]]:
         return f"{arena}.v{n}"
 
     docs: list[dict[str, Any]] = [
-        _doc("CreateArena", arena, cid(0), currency=CURRENCY, seed=salt, **policies()),
+        _doc("CreateArena", arena, cid(0), currency=CURRENCY, seed=salt, **small_policies()),
         _doc("FundArena", arena, cid(1), amount=_money(1_000_000)),
     ]
     for n in range(3):

@@ -36,10 +36,17 @@ def arena_commands(arena: str, salt: int) -> list[Command]:
 
 def expected_events(commands: list[Command]) -> list[bytes]:
     """What the one deciding function says these commands produce (a duplicate produces nothing)."""
+    return core_outcome(commands)[0]
+
+
+def core_outcome(commands: list[Command]) -> tuple[list[bytes], int]:
+    """One arena's commands through the pure core: the events' bytes, and how many were duplicates."""
     state = ArenaState.empty(commands[0].arena_id)
     produced: list[bytes] = []
+    duplicates = 0
     for cmd in commands:
         outcome = execute(state, cmd)
         state = outcome.state
+        duplicates += int(outcome.duplicate)
         produced.extend(encode_event(e) for e in outcome.events)
-    return produced
+    return produced, duplicates

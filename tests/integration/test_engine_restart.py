@@ -19,13 +19,12 @@ import pytest
 from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, encode_command, parse_command
-from schemas.events import Event, decode_event, encode_event
+from schemas.events import Event, decode_event
 from streams.config import Settings
-from streams.domain import ArenaState, execute
 from streams.lag import LagTimeout, wait_until_caught_up
 from streams.partitioning import partition_for
 from streams.worker_process import WorkerHandle, running_worker
-from tests.integration.histories import arena_commands
+from tests.integration.histories import arena_commands, core_outcome
 from tests.integration.kafka_io import read_topic
 from tests.unit.builders import command
 
@@ -62,18 +61,6 @@ def _later_commands(arena: str) -> list[Command]:
     for n in range(3):
         add("RecordPnL", agent_id=f"a{n}", amount=25, currency="EUR", period=7, source="simulation")
     return cmds
-
-
-def _pure_core(commands: list[Command]) -> tuple[list[bytes], int]:
-    state = ArenaState.empty(commands[0].arena_id)
-    produced: list[bytes] = []
-    duplicates = 0
-    for cmd in commands:
-        outcome = execute(state, cmd)
-        state = outcome.state
-        duplicates += int(outcome.duplicate)
-        produced.extend(encode_event(event) for event in outcome.events)
-    return produced, duplicates
 
 
 def _publish(settings: Settings, raws: list[tuple[str, bytes]]) -> None:
@@ -115,7 +102,7 @@ def test_engines_that_republish_their_last_commands_after_a_restart_cause_no_dup
     expected: dict[str, list[bytes]] = {}
     duplicates = 0
     for arena, cmds in streams.items():
-        expected[arena], dups = _pure_core(cmds)
+        expected[arena], dups = core_outcome(cmds)
         duplicates += dups
     resent = 2 * REPUBLISH_A + REPUBLISH_B
     assert duplicates == resent, "every re-sent command is a duplicate for the core"

@@ -26,14 +26,14 @@ from confluent_kafka import KafkaError, Message, Producer
 from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, parse_command
-from schemas.events import AllocationError, CommandRejected, decode_event, encode_event
+from schemas.events import AllocationError, CommandRejected, decode_event
 from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
-from streams.domain import ArenaState, execute
 from streams.lag import LagTimeout, wait_until_caught_up
 from streams.partitioning import PRODUCER_PARTITIONER
 from streams.worker_process import running_worker
 from tests.hostile import BAD_KINDS, DUPLICATE_KIND, Hostile, Outcome, generate, key_partition
+from tests.integration.histories import core_outcome
 from tests.integration.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
@@ -99,19 +99,6 @@ def _core_streams(messages: list[Hostile]) -> dict[str, list[Command]]:
     return streams
 
 
-def _pure_core(commands: list[Command]) -> tuple[list[bytes], int]:
-    """What the one deciding function makes of an arena's commands: its events, and how many were duplicates."""
-    state = ArenaState.empty(commands[0].arena_id)
-    produced: list[bytes] = []
-    duplicates = 0
-    for command in commands:
-        outcome = execute(state, command)
-        state = outcome.state
-        duplicates += int(outcome.duplicate)
-        produced.extend(encode_event(event) for event in outcome.events)
-    return produced, duplicates
-
-
 def _table(title: str, counts: Counter[str]) -> str:
     width = max((len(k) for k in counts), default=0)
     rows = "\n".join(f"  {k:<{width}}  {v:>6}" for k, v in sorted(counts.items()))
@@ -137,7 +124,7 @@ def test_ten_thousand_hostile_messages_are_each_accounted_for_and_the_worker_kee
     expected_events: dict[str, list[bytes]] = {}
     core_duplicates = 0
     for arena, commands in streams.items():
-        expected_events[arena], duplicates = _pure_core(commands)
+        expected_events[arena], duplicates = core_outcome(commands)
         core_duplicates += duplicates
     assert core_duplicates == kinds[DUPLICATE_KIND], "the generator's resends are exactly the core's duplicates"
     total_events = sum(len(v) for v in expected_events.values())
