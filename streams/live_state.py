@@ -18,7 +18,7 @@ import orjson
 from streams.arena_store import ArenaStore
 from streams.config import Settings
 from streams.domain import ArenaState, to_rows
-from streams.topic_reader import TopicReadError, read_snapshot
+from streams.topic_reader import TopicReadError, TopicRecord, read_partitions, read_snapshot
 
 TABLES = ("arena-headers", "arena-agents", "arena-windows")
 
@@ -31,14 +31,28 @@ def read_table(settings: Settings, app_id: str, table: str) -> dict[str, Any]:
     """The table's committed content: the last value per key, deletions applied."""
     rows: dict[str, Any] = {}
     for record in read_snapshot(settings, changelog_topic(app_id, table)):
-        if record.key is None:
-            continue
-        key = orjson.loads(record.key)
-        if record.value is None:
-            rows.pop(key, None)
-        else:
-            rows[key] = orjson.loads(record.value)
+        _fold(rows, record)
     return rows
+
+
+def committed_rows_by_partition(
+    settings: Settings, partitions: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], dict[str, Any]]:
+    """The committed rows of each (changelog topic, partition), read together."""
+    found: dict[tuple[str, int], dict[str, Any]] = {tp: {} for tp in partitions}
+    for topic, record in read_partitions(settings, found):
+        _fold(found[topic, record.partition], record)
+    return found
+
+
+def _fold(rows: dict[str, Any], record: TopicRecord) -> None:
+    if record.key is None:
+        return
+    key = orjson.loads(record.key)
+    if record.value is None:
+        rows.pop(key, None)
+    else:
+        rows[key] = orjson.loads(record.value)
 
 
 def live_states(settings: Settings, app_id: str) -> dict[str, ArenaState]:

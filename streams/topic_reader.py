@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -112,36 +112,67 @@ def read_snapshot(
                     f"{topic}[{p}] starts at offset {marks[p][0]} (older records were deleted); "
                     f"cannot read from {first}"
                 )
-        pending = {p for p, end in ends.items() if firsts[p] < end}
-        if not pending:
-            return
-        consumer.assign([TopicPartition(topic, p, firsts[p]) for p in sorted(pending)])
-        read = 0
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            if time.monotonic() > deadline:
-                raise TopicReadError(f"reading {topic} did not reach its end within {timeout_s:.0f}s; left {pending}")
-            for message in consumer.consume(batch, 0.1):
-                error = message.error()
-                partition = message.partition() or 0
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        pending.discard(partition)
-                        continue
-                    raise TopicReadError(f"reading {topic}[{partition}]: {error.str()}")
-                offset = message.offset() or 0
-                if offset >= ends[partition]:
-                    pending.discard(partition)
-                    continue
-                _kind, timestamp = message.timestamp()
-                yield TopicRecord(partition, offset, timestamp, message.key(), message.value())
-                read += 1
-                if offset + 1 >= ends[partition]:
-                    pending.discard(partition)
-            if progress is not None:
-                progress(read)
+        ranges = {(topic, p): (firsts[p], end) for p, end in ends.items()}
+        for _topic, record in _read_ranges(consumer, ranges, progress=progress, batch=batch, timeout_s=timeout_s):
+            yield record
     finally:
         consumer.close()
+
+
+def read_partitions(
+    settings: Settings, partitions: Iterable[tuple[str, int]], *, timeout_s: float = 120.0
+) -> Iterator[tuple[str, TopicRecord]]:
+    """Every committed record of these (topic, partition)s, up to their end at call time, with one consumer.
+
+    For reading many partitions of several topics at once (verified recovery reads each active
+    changelog partition): one client, one fetch session, rather than one reader per topic.
+    """
+    consumer = _consumer(settings)
+    try:
+        ranges = {(topic, p): _watermarks(consumer, TopicPartition(topic, p)) for topic, p in sorted(set(partitions))}
+        yield from _read_ranges(consumer, ranges, progress=None, batch=10_000, timeout_s=timeout_s)
+    finally:
+        consumer.close()
+
+
+def _read_ranges(
+    consumer: Consumer,
+    ranges: Mapping[tuple[str, int], tuple[int, int]],
+    *,
+    progress: Callable[[int], None] | None,
+    batch: int,
+    timeout_s: float,
+) -> Iterator[tuple[str, TopicRecord]]:
+    """Read each (topic, partition) from its first offset up to (excluding) its end, then stop."""
+    pending = {tp for tp, (first, end) in ranges.items() if first < end}
+    if not pending:
+        return
+    consumer.assign([TopicPartition(topic, p, ranges[topic, p][0]) for topic, p in sorted(pending)])
+    read = 0
+    deadline = time.monotonic() + timeout_s
+    while pending:
+        if time.monotonic() > deadline:
+            raise TopicReadError(f"reading did not reach the end within {timeout_s:.0f}s; left {sorted(pending)}")
+        for message in consumer.consume(batch, 0.1):
+            error = message.error()
+            tp = (message.topic() or "", message.partition() or 0)
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    pending.discard(tp)
+                    continue
+                raise TopicReadError(f"reading {tp[0]}[{tp[1]}]: {error.str()}")
+            offset = message.offset() or 0
+            end = ranges[tp][1]
+            if offset >= end:
+                pending.discard(tp)
+                continue
+            _kind, timestamp = message.timestamp()
+            yield tp[0], TopicRecord(tp[1], offset, timestamp, message.key(), message.value())
+            read += 1
+            if offset + 1 >= end:
+                pending.discard(tp)
+        if progress is not None:
+            progress(read)
 
 
 # A broker that just started, or moved leadership or group coordination, answers these for a moment.

@@ -23,14 +23,16 @@ from faust.types import TP, EventT, StreamT, TableT
 from faust.types.auth import CredentialsT
 from mode.types.signals import BaseSignalT
 
-from streams.arena_store import ArenaStore
+from streams.arena_store import SEP, ArenaStore
 from streams.broker_probe import BrokerProbe
 from streams.command_processor import CommandProcessor
 from streams.config import Settings
 from streams.dead_letter import SourceRef
 from streams.faust_eos import SCHEME, gate_of
 from streams.ledger_processor import LedgerProcessor, LedgerStore, encode_alerts
+from streams.live_state import committed_rows_by_partition
 from streams.partitioning import partition_for
+from streams.verified_recovery import VerifiedTableManager, in_thread, verify_recovery_with
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         broker_credentials=_credentials(settings),
         processing_guarantee="exactly_once",
         store="memory://",
+        # Each recovery ends with a check against the committed changelog (streams/verified_recovery.py).
+        TableManager=VerifiedTableManager,
         datadir=str(options.datadir),
         topic_partitions=n,
         topic_replication_factor=settings.replication,
@@ -114,6 +118,12 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
     command_processor = CommandProcessor(arena_store, partitions=n)
     ledger_processor = LedgerProcessor(ledger_store)
 
+    verify_recovery_with(
+        app,
+        in_thread(lambda partitions: committed_rows_by_partition(settings, partitions)),
+        partition_of=lambda key: partition_for(str(key).partition(SEP)[0], n),
+        chaos_loss=float(os.environ.get("ARENA_CHAOS_RECOVERY_LOSS", "0")),
+    )
     gate = gate_of(app)
     probe = BrokerProbe(settings.client_config(), options.app_id)
     gate.use_broker(probe.first_record, probe.committed)

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +56,19 @@ class WorkerHandle:
 
 
 @contextmanager
-def running_worker(settings: Settings, app_id: str, workdir: Path, *, name: str = "worker") -> Iterator[WorkerHandle]:
-    """Start a worker and wait until it is ready; yields its log path; on exit SIGTERM (SIGKILL after 60 s)."""
+def running_worker(
+    settings: Settings, app_id: str, workdir: Path, *, name: str = "worker", env: Mapping[str, str] | None = None
+) -> Iterator[WorkerHandle]:
+    """Start a worker and wait until it is ready; yields its log path; on exit SIGTERM (SIGKILL after 60 s).
+
+    `env` adds to (or overrides) the worker's environment.
+    """
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
             cwd=project_root(),
-            env=worker_env(settings, app_id, workdir / f"{name}-data"),
+            env={**worker_env(settings, app_id, workdir / f"{name}-data"), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -7,6 +7,7 @@ pure core's expectation.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from contextlib import ExitStack
@@ -40,25 +41,13 @@ def _publish(settings: Settings, commands: list[Command]) -> int:
         return publisher.publish_many(commands)
 
 
-def _assignments(log: Path) -> int:
-    return log.read_text(errors="replace").count("Setting newly assigned partitions")
-
-
-HANDOVER_DEFECT = (
-    "known defect (issue 6, open): when a worker gains partitions, Faust's table recovery can declare a changelog "
-    "partition recovered while records it fetched were dropped on the way (after 2 x 5 s without changelog events "
-    "it compares the fetch position with the highwater: 'Aborted tx until highwater'). The promoted worker's tables "
-    "are then half-read; the store detects it (rows disagree: 'window entries do not match head/tail'), the worker "
-    "stops without committing anything, and the committed topics stay consistent (a restarted worker recovers "
-    "fully), but it does stop; when the half-read rows are the ledger's, it raises spurious alerts instead (8 in "
-    "one run, events still exact). Fails in about half the runs on this machine, more under load."
-)
-
-
-@pytest.mark.xfail(reason=HANDOVER_DEFECT, strict=False)
+@pytest.mark.parametrize("lossy_recovery", [False, True], ids=["faithful", "lossy-recovery"])
 def test_a_second_worker_joins_then_the_first_stops_and_nothing_is_doubled_or_lost(
-    kafka: KafkaCluster, tmp_path: Path
+    kafka: KafkaCluster, tmp_path: Path, lossy_recovery: bool
 ) -> None:
+    """With `lossy_recovery`, worker B forgets a third of every table partition it recovers (as Faust's
+    recovery could, streams/verified_recovery.py): the check against the committed changelog must put
+    every row back before B processes anything, so the run is exactly as clean."""
     settings, app_id = _fresh(kafka)
     config = SimulationConfig(
         seed=17, arenas=4, agents_per_arena=16, days=12, evolution_every_days=4, partitions=settings.partitions
@@ -67,22 +56,39 @@ def test_a_second_worker_joins_then_the_first_stops_and_nothing_is_doubled_or_lo
     commands = list(simulate(config, partitioner=partition_for).commands())
     thirds = len(commands) // 3
     figures = CrashFigures()
+    b_env = {"ARENA_CHAOS_RECOVERY_LOSS": "0.34"} if lossy_recovery else {}
     with ExitStack() as first:
         worker_a = first.enter_context(running_worker(settings, app_id, tmp_path, name="worker-a"))
         figures.commands += _publish(settings, commands[:thirds])
-        with running_worker(settings, app_id, tmp_path, name="worker-b") as worker_b:
+        with running_worker(settings, app_id, tmp_path, name="worker-b", env=b_env) as worker_b:
             figures.commands += _publish(settings, commands[thirds : 2 * thirds])
             time.sleep(2)  # let both work on the shared assignment for a moment
             first.close()  # worker A stops (SIGTERM): its partitions move to worker B
             assert not worker_a.alive()
             figures.commands += _publish(settings, commands[2 * thirds :])
             settle_and_judge(settings, app_id, worker_b.alive, expected, figures)
-            b_log = worker_b.log_path
-    print(f"\ntwo workers: {figures.line()}")
+            b_log = worker_b.log_path.read_text(errors="replace")
+    repaired = _repaired_rows(b_log)
+    kind = "lossy" if lossy_recovery else "faithful"
+    print(f"\ntwo workers ({kind} recovery): {figures.line()} rows_repaired={repaired}")
     assert figures.error is None, figures.error
     assert figures.commands == len(commands)
-    assert _assignments(b_log) >= 2, "worker B should have been assigned partitions twice (join, then A's leave)"
+    assert b_log.count("Setting newly assigned partitions") >= 2, "worker B should be assigned twice (join, A's leave)"
+    assert "recovery verified:" in b_log
+    if lossy_recovery:
+        forgotten = sum(int(n) for n in re.findall(r"chaos: forgot (\d+) of", b_log))
+        assert forgotten > 0, "the chaos setting should have made worker B forget rows"
+        assert repaired == forgotten, f"forgot {forgotten} rows, the check put back {repaired}"
     assert figures.clean, figures.line()
+
+
+def _repaired_rows(log: str) -> int:
+    """Rows the recovery check rewrote, from worker log lines like '...: 3 missing (e.g. ...); 1 extra (...)'."""
+    total = 0
+    for line in log.splitlines():
+        if "did not end at its committed changelog" in line:
+            total += sum(int(n) for n in re.findall(r"(\d+) (?:missing|differing|extra) \(e\.g\.", line))
+    return total
 
 
 def test_the_broker_restarts_mid_run_and_producers_and_the_worker_recover_by_themselves(
