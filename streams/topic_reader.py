@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]  # exported, untyped
 
 from streams.config import Settings
 
@@ -122,17 +123,58 @@ def read_snapshot(
 def read_partitions(
     settings: Settings, partitions: Iterable[tuple[str, int]], *, timeout_s: float = 120.0
 ) -> Iterator[tuple[str, TopicRecord]]:
-    """Every committed record of these (topic, partition)s, up to their end at call time, with one consumer.
+    """Every committed record of these (topic, partition)s, with one consumer, once none has an open transaction.
 
-    For reading many partitions of several topics at once (verified recovery reads each active
-    changelog partition): one client, one fetch session, rather than one reader per topic.
+    For reading many partitions of several topics at once (verified recovery loads each active
+    changelog partition). A transaction still open on a partition (a previous owner's last one, or
+    this worker's own, not yet committed) would end a read_committed read early and silently, at the
+    last stable offset; so the read waits until each partition's last stable offset has caught up
+    with its high watermark, i.e. every transaction written so far is committed or aborted.
     """
+    wanted = sorted(set(partitions))
     consumer = _consumer(settings)
     try:
-        ranges = {(topic, p): _watermarks(consumer, TopicPartition(topic, p)) for topic, p in sorted(set(partitions))}
+        ends = _stable_ends(settings, consumer, wanted, timeout_s)
+        ranges = {tp: (ends[tp][0], ends[tp][1]) for tp in wanted}
         yield from _read_ranges(consumer, ranges, progress=None, batch=10_000, timeout_s=timeout_s)
     finally:
         consumer.close()
+
+
+def _stable_ends(
+    settings: Settings, consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """(low watermark, high watermark) per partition, once its last stable offset equals the high watermark."""
+    if not partitions:
+        return {}
+    admin = AdminClient(settings.client_config())
+    deadline = time.monotonic() + timeout_s
+    while True:
+        marks = {tp: _watermarks(consumer, TopicPartition(*tp)) for tp in partitions}
+        try:
+            stable = _last_stable_offsets(admin, partitions)
+        except KafkaException as exc:  # a coordinator or leader moving: ask again, within the deadline
+            if time.monotonic() > deadline:
+                raise TopicReadError(f"last stable offsets of {partitions}: {exc}") from exc
+            time.sleep(0.5)
+            continue
+        unstable = sorted(tp for tp in partitions if stable[tp] < marks[tp][1])
+        if not unstable:
+            return marks
+        if time.monotonic() > deadline:
+            raise TopicReadError(
+                f"a transaction stayed open on {unstable} for {timeout_s:.0f}s (last stable offset below the end)"
+            )
+        time.sleep(0.05)
+
+
+def _last_stable_offsets(admin: AdminClient, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    futures = admin.list_offsets(
+        {TopicPartition(topic, p): OffsetSpec.latest() for topic, p in partitions},  # type: ignore[no-untyped-call]
+        isolation_level=IsolationLevel.READ_COMMITTED,
+        request_timeout=15,
+    )
+    return {(tp.topic, tp.partition): int(future.result().offset) for tp, future in futures.items()}
 
 
 def _read_ranges(

@@ -1,4 +1,4 @@
-"""Table recovery that is checked against the committed changelog before the worker processes anything.
+"""Table recovery from the committed changelog, read by a plain consumer instead of Faust's fetch loop.
 
 Faust rebuilds a table partition by reading its changelog through the worker's own consumer, and
 nothing checks that what it applied is what was committed. The two-worker test caught the
@@ -8,20 +8,22 @@ fetch loop has several ways to lose changelog records around a seek (read in fau
 it drops any record below a partition's "read offset", which a batch still being iterated can move
 past the offset a recovery seek just asked for; the changelog queue is cleared whenever flow
 resumes; and recovery declares a partition done when, after 2 x 5 s without changelog records, the
-fetch *position* (not what was applied) has reached the end ('Aborted tx until highwater') - which
-is how every recovery of a transactional changelog ends, since its last offset is a commit marker.
+fetch *position* (not what was applied) has reached the end ('Aborted tx until highwater'). That
+timeout ends every recovery of a transactional changelog, whose last offset is a commit marker, so
+each rebalance also cost 10 s.
 
-Rather than patch each race in Faust's fetch loop, recovery here ends with a check that does not
-depend on that loop at all: when Faust says the active partitions are recovered, and before any
-stream resumes, each active changelog partition is read again with a plain read_committed consumer,
-and the table's rows of that partition are made equal to it (streams/table_reconcile.py), including
-rows this worker wrote in an earlier ownership that another worker has deleted since. Whatever the
-fetch loop lost, the tables a worker processes with are the committed ones, and every repair is
-logged (a lossy recovery is visible, never silent). The test proves it by making a worker forget a
-third of what it recovered (`chaos_loss`).
-
-The cost is a second read of the active changelog partitions per rebalance, with one consumer for
-all of them (0.5 s for 20 partitions in the tests, most of it the broker's fetch wait).
+So Faust's read is skipped for active partitions, and recovery ends here, before any stream resumes:
+- A partition this worker **gained** is read with one read_committed consumer for all of them, once
+  no transaction is open on it (its last stable offset equals its end: the previous owner's last
+  transaction is committed, or aborted by this worker's producer fencing it), and the table's rows of
+  that partition are made exactly equal to it (streams/table_reconcile.py). That includes rows this
+  worker still holds from an earlier ownership, which the owner since may have rewritten or deleted.
+- A partition it **kept** through the rebalance is not read: its rows are the newest there are,
+  including writes that wait in the producer for the open transaction to commit (reading the
+  changelog then would go back in time: an earlier version of this module did, and the two-worker
+  test caught it).
+Standby replicas are off (worker_app): the memory store drops standby rows after each recovery, and
+a promoted partition is loaded here anyway.
 """
 
 from __future__ import annotations
@@ -30,14 +32,15 @@ import asyncio
 import logging
 import time
 import weakref
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
 from faust.types import TP, AppT, CollectionT
+from faust.types.transports import ConsumerT
 
 from streams.table_reconcile import Repair, reconcile
 
@@ -54,65 +57,74 @@ PartitionOf = Callable[[Any], int]
 class Verifier:
     read: CommittedRows
     partition_of: PartitionOf
-    # Chaos testing only: the share of each recovered partition's rows to forget before the check, as
-    # a lossy recovery would (tests/integration/test_handover.py proves the check restores them).
-    chaos_loss: float = 0.0
 
 
 _verifiers: weakref.WeakKeyDictionary[AppT, Verifier] = weakref.WeakKeyDictionary()
 
 
-def verify_recovery_with(app: AppT, read: CommittedRows, partition_of: PartitionOf, *, chaos_loss: float = 0.0) -> None:
-    """Check every recovery of `app`'s tables against `read` (without it, a worker refuses to resume)."""
-    if not 0.0 <= chaos_loss < 1.0:
-        raise ValueError(f"chaos_loss must be in [0, 1), got {chaos_loss}")
-    _verifiers[app] = Verifier(read, partition_of, chaos_loss)
+def verify_recovery_with(app: AppT, read: CommittedRows, partition_of: PartitionOf) -> None:
+    """Load `app`'s gained table partitions with `read` (without it, a worker refuses to resume)."""
+    _verifiers[app] = Verifier(read, partition_of)
 
 
 class VerifiedRecovery(Recovery):
+    """Recovery whose active partitions are loaded from the committed changelog by a plain consumer."""
+
+    def __init__(self, app: AppT, tables: TableManager, **kwargs: Any) -> None:  # noqa: ANN401 - Faust's signature
+        super().__init__(app, tables, **kwargs)
+        # Partitions whose rows this worker holds (loaded at the last completed recovery, then processed).
+        self._held: set[TP] = set()
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        # A partition given up is no longer held, even if the next recovery to complete gets it back:
+        # another worker may have changed it in between.
+        self._held -= revoked | newly_assigned
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+
+    async def _build_offsets(self, consumer: ConsumerT, tps: set[TP], destination: Counter[TP], title: str) -> None:
+        await super()._build_offsets(consumer, tps, destination, title)
+        if title == "active":
+            # Nothing for Faust's own read: the active partitions are loaded in on_recovery_completed.
+            # Its read would also wait 2 x 5 s every time, for a last offset that is a commit marker.
+            for tp in tps:
+                destination[tp] = max(destination[tp], self.active_highwaters[tp])
+
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
         verifier = _verifiers.get(self.app)
         if verifier is None:
             raise RuntimeError("verified recovery has no changelog reader: call verify_recovery_with(app, ...)")
         started = time.monotonic()
-        checked = 0
         active = sorted(self.active_tps)
-        if verifier.chaos_loss:
-            _forget_rows(active, self.tp_to_table, verifier)
-        committed = await verifier.read([(tp.topic, tp.partition) for tp in active])
+        # A partition this worker kept through the rebalance is not read: its rows are the newest there
+        # are, including writes still waiting in the producer for the open transaction to commit.
+        gained = [tp for tp in active if tp not in self._held]
+        committed = await verifier.read([(tp.topic, tp.partition) for tp in gained])
         held: dict[CollectionT, dict[int, list[Any]]] = {}
-        for tp in active:
+        loaded = 0
+        for tp in gained:
             table = self.tp_to_table[tp]
             if table not in held:
                 held[table] = keys_by_partition(table, verifier.partition_of)
             repair = reconcile_table(table, tp, committed[tp.topic, tp.partition], held[table].get(tp.partition, []))
-            checked += repair.rows
-            if repair.count:
-                log.warning(
-                    "recovery of %s[%d] did not end at its committed changelog: %s; the rows were rewritten "
-                    "from the changelog",
+            loaded += repair.rows
+            if repair.differing or repair.extra:
+                log.info(
+                    "%s[%d]: replaced rows left from an earlier ownership: %s",
                     tp.topic,
                     tp.partition,
                     repair.describe(),
                 )
+        self._held = set(active)
         log.info(
-            "recovery verified: %d changelog partitions, %d rows, %.2fs",
-            len(self.active_tps),
-            checked,
+            "recovery: %d changelog partitions loaded from the committed changelog (%d rows), %d kept, %.2fs",
+            len(gained),
+            loaded,
+            len(active) - len(gained),
             time.monotonic() - started,
         )
         await super().on_recovery_completed(generation_id)
-
-
-def _forget_rows(active: list[TP], tables: Mapping[TP, CollectionT], verifier: Verifier) -> None:
-    for tp in active:
-        data, key_partition = _memory_of(tables[tp])
-        keys = sorted(k for k in data if verifier.partition_of(k) == tp.partition)
-        lost = keys[:: max(1, round(1 / verifier.chaos_loss))]
-        for key in lost:
-            del data[key]
-            key_partition.pop(key, None)
-        log.warning("chaos: forgot %d of %d recovered rows of %s[%d]", len(lost), len(keys), tp.topic, tp.partition)
 
 
 def reconcile_table(table: CollectionT, tp: TP, committed: dict[Any, Any], held: list[Any]) -> Repair:

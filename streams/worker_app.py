@@ -82,8 +82,11 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         broker_credentials=_credentials(settings),
         processing_guarantee="exactly_once",
         store="memory://",
-        # Each recovery ends with a check against the committed changelog (streams/verified_recovery.py).
+        # Active table partitions are loaded from the committed changelog (streams/verified_recovery.py).
         TableManager=VerifiedTableManager,
+        # Standby rows would go unused: the memory store drops them after each recovery, and a promoted
+        # partition is loaded from the committed changelog anyway.
+        table_standby_replicas=0,
         datadir=str(options.datadir),
         topic_partitions=n,
         topic_replication_factor=settings.replication,
@@ -122,7 +125,6 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         app,
         in_thread(lambda partitions: committed_rows_by_partition(settings, partitions)),
         partition_of=lambda key: partition_for(str(key).partition(SEP)[0], n),
-        chaos_loss=float(os.environ.get("ARENA_CHAOS_RECOVERY_LOSS", "0")),
     )
     gate = gate_of(app)
     probe = BrokerProbe(settings.client_config(), options.app_id)
