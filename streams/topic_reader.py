@@ -134,7 +134,7 @@ def read_partitions(
     wanted = sorted(set(partitions))
     consumer = _consumer(settings)
     try:
-        ends = _stable_ends(settings, consumer, wanted, timeout_s)
+        ends = _stable_ends(settings, wanted, timeout_s)
         ranges = {tp: (ends[tp][0], ends[tp][1]) for tp in wanted}
         yield from _read_ranges(consumer, ranges, progress=None, batch=10_000, timeout_s=timeout_s)
     finally:
@@ -142,25 +142,31 @@ def read_partitions(
 
 
 def _stable_ends(
-    settings: Settings, consumer: Consumer, partitions: list[tuple[str, int]], timeout_s: float
+    settings: Settings, partitions: list[tuple[str, int]], timeout_s: float
 ) -> dict[tuple[str, int], tuple[int, int]]:
-    """(low watermark, high watermark) per partition, once its last stable offset equals the high watermark."""
+    """(low watermark, high watermark) per partition, once its last stable offset equals the high watermark.
+
+    Asked with ListOffsets at both isolation levels: a read_committed consumer's own watermark query
+    returns the last stable offset as the "high" one (librdkafka >= 1.8), which could never show an
+    open transaction.
+    """
     if not partitions:
         return {}
     admin = AdminClient(settings.client_config())
     deadline = time.monotonic() + timeout_s
     while True:
-        marks = {tp: _watermarks(consumer, TopicPartition(*tp)) for tp in partitions}
         try:
-            stable = _last_stable_offsets(admin, partitions)
+            low = _list_offsets(admin, partitions, OffsetSpec.earliest(), IsolationLevel.READ_UNCOMMITTED)  # type: ignore[no-untyped-call]
+            high = _list_offsets(admin, partitions, OffsetSpec.latest(), IsolationLevel.READ_UNCOMMITTED)  # type: ignore[no-untyped-call]
+            stable = _list_offsets(admin, partitions, OffsetSpec.latest(), IsolationLevel.READ_COMMITTED)  # type: ignore[no-untyped-call]
         except KafkaException as exc:  # a coordinator or leader moving: ask again, within the deadline
             if time.monotonic() > deadline:
-                raise TopicReadError(f"last stable offsets of {partitions}: {exc}") from exc
+                raise TopicReadError(f"offsets of {partitions}: {exc}") from exc
             time.sleep(0.5)
             continue
-        unstable = sorted(tp for tp in partitions if stable[tp] < marks[tp][1])
+        unstable = sorted(tp for tp in partitions if stable[tp] < high[tp])
         if not unstable:
-            return marks
+            return {tp: (low[tp], high[tp]) for tp in partitions}
         if time.monotonic() > deadline:
             raise TopicReadError(
                 f"a transaction stayed open on {unstable} for {timeout_s:.0f}s (last stable offset below the end)"
@@ -168,11 +174,14 @@ def _stable_ends(
         time.sleep(0.05)
 
 
-def _last_stable_offsets(admin: AdminClient, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+def _list_offsets(
+    admin: AdminClient,
+    partitions: list[tuple[str, int]],
+    spec: OffsetSpec,
+    isolation: IsolationLevel,
+) -> dict[tuple[str, int], int]:
     futures = admin.list_offsets(
-        {TopicPartition(topic, p): OffsetSpec.latest() for topic, p in partitions},  # type: ignore[no-untyped-call]
-        isolation_level=IsolationLevel.READ_COMMITTED,
-        request_timeout=15,
+        {TopicPartition(topic, p): spec for topic, p in partitions}, isolation_level=isolation, request_timeout=15
     )
     return {(tp.topic, tp.partition): int(future.result().offset) for tp, future in futures.items()}
 
@@ -202,6 +211,8 @@ def _read_ranges(
                 if error.code() == KafkaError._PARTITION_EOF:
                     pending.discard(tp)
                     continue
+                if error.code() in _TRANSIENT:
+                    continue  # the client reconnects and fetches again by itself; the deadline bounds it
                 raise TopicReadError(f"reading {tp[0]}[{tp[1]}]: {error.str()}")
             offset = message.offset() or 0
             end = ranges[tp][1]

@@ -74,13 +74,18 @@ class VerifiedRecovery(Recovery):
         super().__init__(app, tables, **kwargs)
         # Partitions whose rows this worker holds (loaded at the last completed recovery, then processed).
         self._held: set[TP] = set()
+        self._generation: int | None = None
 
     async def on_rebalance(
         self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
     ) -> None:
         # A partition given up is no longer held, even if the next recovery to complete gets it back:
-        # another worker may have changed it in between.
+        # another worker may have changed it in between. So is every partition after a generation this
+        # worker never saw (it dropped out of the group, and someone else may have owned them meanwhile).
         self._held -= revoked | newly_assigned
+        if self._generation is not None and generation_id != self._generation + 1:
+            self._held.clear()
+        self._generation = generation_id
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
     async def _build_offsets(self, consumer: ConsumerT, tps: set[TP], destination: Counter[TP], title: str) -> None:
