@@ -8,17 +8,23 @@ ownership), so one lazily created consumer, used from one thread at a time, is e
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from faust.types import TP
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 class BrokerProbe:
-    def __init__(self, client_config: Mapping[str, Any], group_id: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, client_config: Mapping[str, Any], group_id: str, *, timeout_s: float = 30.0, attempts: int = 20
+    ) -> None:
         self._config = {
             **client_config,
             "group.id": group_id,
@@ -30,15 +36,36 @@ class BrokerProbe:
             "fetch.wait.max.ms": 10,
         }
         self._timeout_s = timeout_s
+        self._attempts = attempts
         self._consumer: Consumer | None = None
         self._lock = threading.Lock()
 
     async def first_record(self, tp: TP, start: int, end: int) -> int | None:
-        return await asyncio.to_thread(self._first_record, tp, start, end)
+        what = f"first record of {tp.topic}[{tp.partition}]"
+        return await asyncio.to_thread(self._retrying, what, lambda: self._first_record(tp, start, end))
 
     async def committed(self, tp: TP) -> int | None:
         """Where the group resumes `tp`: its committed offset, or the earliest record if it has none."""
-        return await asyncio.to_thread(self._committed, tp)
+        what = f"resume offset of {tp.topic}[{tp.partition}]"
+        return await asyncio.to_thread(self._retrying, what, lambda: self._committed(tp))
+
+    def _retrying(self, what: str, ask: Callable[[], T]) -> T:
+        """Ask again with a new client after an error, bounded.
+
+        Seen in the broker-restart test: a client that asked while the broker was going down kept
+        answering "Unknown partition" from its cached metadata for minutes after the broker was back
+        (librdkafka refreshes it every 5 minutes), so the worker processed nothing meanwhile.
+        """
+        for attempt in range(self._attempts):
+            try:
+                return ask()
+            except KafkaException as exc:
+                if attempt == self._attempts - 1:
+                    raise
+                log.warning("broker probe: %s failed (%s); asking again with a new client", what, exc)
+                self.close()
+                time.sleep(min(0.2 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:
