@@ -279,6 +279,10 @@ class CoPartitionedTransactionManager(TransactionManager):
     def _transactional_id_for(self, topic: str, partition: int) -> str:
         groups: Mapping[str, int] = self.app.assignor._topic_groups  # type: ignore[attr-defined]  # no public accessor
         group = groups.get(topic)
+        if group is None and topic in self.app.tables.changelog_topics and len(set(groups.values())) == 1:
+            # A changelog the assignment was made without (it did not exist yet, or the metadata was
+            # cut short by a broker restart): the pipeline's topics form one co-partitioned group.
+            (group,) = set(groups.values())
         if group is None:
             event = current_event()
             if event is None:

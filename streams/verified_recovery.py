@@ -57,14 +57,17 @@ PartitionOf = Callable[[Any], int]
 class Verifier:
     read: CommittedRows
     partition_of: PartitionOf
+    source_topics: frozenset[str]  # the topics whose partitions the tables are co-partitioned with
 
 
 _verifiers: weakref.WeakKeyDictionary[AppT, Verifier] = weakref.WeakKeyDictionary()
 
 
-def verify_recovery_with(app: AppT, read: CommittedRows, partition_of: PartitionOf) -> None:
+def verify_recovery_with(
+    app: AppT, read: CommittedRows, partition_of: PartitionOf, source_topics: frozenset[str]
+) -> None:
     """Load `app`'s gained table partitions with `read` (without it, a worker refuses to resume)."""
-    _verifiers[app] = Verifier(read, partition_of)
+    _verifiers[app] = Verifier(read, partition_of, source_topics)
 
 
 class VerifiedRecovery(Recovery):
@@ -88,6 +91,19 @@ class VerifiedRecovery(Recovery):
         self._generation = generation_id
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
 
+    def _changelogs_of_assigned_sources(self) -> set[TP]:
+        """Each table's changelog partition for every assigned source partition, assigned or not.
+
+        An assignment made while a changelog topic was missing from the metadata (it did not exist
+        yet, or a broker restart cut the metadata short) leaves the changelog out; its partitions must
+        be loaded all the same, or the worker would process on empty tables.
+        """
+        changelogs = self.tables._changelogs
+        verifier = _verifiers.get(self.app)
+        topics = verifier.source_topics if verifier is not None else frozenset()
+        sources = {tp.partition for tp in self.app.consumer.assignment() if tp.topic in topics}
+        return {TP(topic, partition) for topic in changelogs for partition in sources}
+
     async def _build_offsets(self, consumer: ConsumerT, tps: set[TP], destination: Counter[TP], title: str) -> None:
         await super()._build_offsets(consumer, tps, destination, title)
         if title == "active":
@@ -101,7 +117,7 @@ class VerifiedRecovery(Recovery):
         if verifier is None:
             raise RuntimeError("verified recovery has no changelog reader: call verify_recovery_with(app, ...)")
         started = time.monotonic()
-        active = sorted(self.active_tps)
+        active = sorted(self.active_tps | self._changelogs_of_assigned_sources())
         # A partition this worker kept through the rebalance is not read: its rows are the newest there
         # are, including writes still waiting in the producer for the open transaction to commit.
         gained = [tp for tp in active if tp not in self._held]
@@ -109,7 +125,7 @@ class VerifiedRecovery(Recovery):
         held: dict[CollectionT, dict[int, list[Any]]] = {}
         loaded = 0
         for tp in gained:
-            table = self.tp_to_table[tp]
+            table = self.tables._changelogs[tp.topic]
             if table not in held:
                 held[table] = keys_by_partition(table, verifier.partition_of)
             repair = reconcile_table(table, tp, committed[tp.topic, tp.partition], held[table].get(tp.partition, []))

@@ -25,6 +25,7 @@ from mode.types.signals import BaseSignalT
 
 from streams.arena_store import SEP, ArenaStore
 from streams.broker_probe import BrokerProbe
+from streams.co_partitioned_table import CoPartitionedTable
 from streams.command_processor import CommandProcessor
 from streams.config import Settings
 from streams.dead_letter import SourceRef
@@ -84,6 +85,7 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         store="memory://",
         # Active table partitions are loaded from the committed changelog (streams/verified_recovery.py).
         TableManager=VerifiedTableManager,
+        Table=CoPartitionedTable,
         # Standby rows would go unused: the memory store drops them after each recovery, and a promoted
         # partition is loaded from the committed changelog anyway.
         table_standby_replicas=0,
@@ -125,6 +127,7 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         app,
         in_thread(lambda partitions: committed_rows_by_partition(settings, partitions)),
         partition_of=lambda key: partition_for(str(key).partition(SEP)[0], n),
+        source_topics=frozenset({topics.commands, topics.events}),
     )
     gate = gate_of(app)
     probe = BrokerProbe(settings.client_config(), options.app_id)
