@@ -89,6 +89,9 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         # Standby rows would go unused: the memory store drops them after each recovery, and a promoted
         # partition is loaded from the committed changelog anyway.
         table_standby_replicas=0,
+        # A worker whose first metadata lacked the topics (a broker that just started) got an empty
+        # assignment and waited for aiokafka's 5-minute metadata refresh to rebalance; 10 s instead.
+        consumer_metadata_max_age_ms=10_000,
         datadir=str(options.datadir),
         topic_partitions=n,
         topic_replication_factor=settings.replication,
