@@ -85,7 +85,10 @@ class VerifiedRecovery(Recovery):
         # A partition given up is no longer held, even if the next recovery to complete gets it back:
         # another worker may have changed it in between. So is every partition after a generation this
         # worker never saw (it dropped out of the group, and someone else may have owned them meanwhile).
-        self._held -= revoked | newly_assigned
+        # By partition number: the topics are co-partitioned, and a changelog loaded without being
+        # assigned (see below) never shows up in these sets itself.
+        moved = {tp.partition for tp in revoked | newly_assigned}
+        self._held = {tp for tp in self._held if tp.partition not in moved}
         if self._generation is not None and generation_id != self._generation + 1:
             self._held.clear()
         self._generation = generation_id
@@ -126,6 +129,9 @@ class VerifiedRecovery(Recovery):
         loaded = 0
         for tp in gained:
             table = self.tables._changelogs[tp.topic]
+            # Counted as active, or the memory store would drop the rows just loaded for a changelog
+            # the assignment left out.
+            self.actives_for_table[table].add(tp)
             if table not in held:
                 held[table] = keys_by_partition(table, verifier.partition_of)
             repair = reconcile_table(table, tp, committed[tp.topic, tp.partition], held[table].get(tp.partition, []))

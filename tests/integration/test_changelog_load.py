@@ -30,6 +30,12 @@ def _topic(kafka: KafkaCluster) -> str:
     return topic
 
 
+def _transactional_producer(kafka: KafkaCluster, topic: str) -> Producer:
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "transactional.id": f"{topic}-0"})
+    producer.init_transactions(30)
+    return producer
+
+
 def _row(producer: Producer, topic: str, key: str, value: object, partition: int = 0) -> None:
     producer.produce(topic, key=orjson.dumps(key), value=orjson.dumps(value), partition=partition)
 
@@ -37,8 +43,7 @@ def _row(producer: Producer, topic: str, key: str, value: object, partition: int
 def test_the_load_waits_for_an_open_transaction_and_then_sees_its_rows(kafka: KafkaCluster) -> None:
     settings = kafka.settings("unused-")
     topic = _topic(kafka)
-    producer = Producer({"bootstrap.servers": kafka.bootstrap, "transactional.id": f"{topic}-0"})
-    producer.init_transactions(30)
+    producer = _transactional_producer(kafka, topic)
     producer.begin_transaction()
     _row(producer, topic, "arena-a", {"last_seq": 1})
     _row(producer, topic, "arena-b", {"last_seq": 9}, partition=1)
@@ -62,8 +67,7 @@ def test_the_load_waits_for_an_open_transaction_and_then_sees_its_rows(kafka: Ka
 def test_an_aborted_transaction_leaves_no_rows_and_deletions_are_applied(kafka: KafkaCluster) -> None:
     settings = kafka.settings("unused-")
     topic = _topic(kafka)
-    producer = Producer({"bootstrap.servers": kafka.bootstrap, "transactional.id": f"{topic}-0"})
-    producer.init_transactions(30)
+    producer = _transactional_producer(kafka, topic)
     producer.begin_transaction()
     _row(producer, topic, "arena-a", {"last_seq": 1})
     _row(producer, topic, "arena-a\x1fw\x1f1", 3)
