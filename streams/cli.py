@@ -18,7 +18,15 @@ from streams.broker.launcher import LocalBroker
 from streams.cluster import ensure_cluster
 from streams.config import Settings
 from streams.topic_reader import TopicReadError
-from streams.topics import TopicLayoutError, create_topics, describe_topics, topic_layout
+from streams.topics import (
+    TopicLayoutError,
+    TopicsNotServed,
+    create_topics,
+    describe_topics,
+    topic_layout,
+    wait_until_served,
+    worker_topic_layout,
+)
 
 if TYPE_CHECKING:
     from producers.simulation import SimulationConfig
@@ -79,23 +87,30 @@ def _broker_status(_args: argparse.Namespace) -> int:
 
 def _topics_create(args: argparse.Namespace) -> int:
     settings = ensure_cluster(_settings(args), progress=_progress)
-    created = create_topics(settings, topic_layout(settings))
+    layout = worker_topic_layout(settings, args.app_id)
+    created = create_topics(settings, layout)
+    wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
     print(f"created {len(created)} topic(s): {', '.join(created) if created else 'none missing'}")
     return _topics_describe(args, settings)
 
 
 def _topics_describe(args: argparse.Namespace, settings: Settings | None = None) -> int:
     settings = settings or ensure_cluster(_settings(args), progress=_progress)
-    layout = topic_layout(settings)
+    layout = worker_topic_layout(settings, args.app_id)
     states = describe_topics(settings, [spec.name for spec in layout])
-    print(f"{'topic':<28} {'partitions':>10} {'replicas':>8}  retention.ms  purpose")
+    width = max(28, *(len(spec.name) for spec in layout))
+    print(f"{'topic':<{width}} {'partitions':>10} {'replicas':>8}  {'cleanup':<8} {'retention.ms':>13}  purpose")
     for spec in layout:
         state = states.get(spec.name)
         if state is None:
-            print(f"{spec.name:<28} {'missing':>10}")
+            print(f"{spec.name:<{width}} {'missing':>10}")
             continue
         retention = state.configs.get("retention.ms", "default")
-        print(f"{spec.name:<28} {state.partitions:>10} {state.replication:>8}  {retention:>12}  {spec.purpose}")
+        cleanup = state.configs.get("cleanup.policy", "delete")
+        print(
+            f"{spec.name:<{width}} {state.partitions:>10} {state.replication:>8}  {cleanup:<8} {retention:>13}  "
+            f"{spec.purpose}"
+        )
     return 0 if len(states) == len(layout) else 1
 
 
@@ -106,12 +121,10 @@ def _worker(args: argparse.Namespace) -> int:
     from dataclasses import replace  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from faust.worker import Worker as FaustWorker  # noqa: PLC0415 - Faust is slow to import
-
-    from streams.worker_app import WorkerOptions, build_worker  # noqa: PLC0415
+    from streams.worker_app import WorkerOptions  # noqa: PLC0415 - Faust is slow to import
+    from streams.worker_run import run_worker  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
-    create_topics(settings, topic_layout(settings))
     options = WorkerOptions.from_env()
     if args.app_id:
         options = replace(options, app_id=args.app_id)
@@ -119,10 +132,8 @@ def _worker(args: argparse.Namespace) -> int:
         options = replace(options, web_port=args.web_port)
     if args.datadir:
         options = replace(options, datadir=Path(args.datadir))
-    worker = build_worker(settings, options)
     _progress(f"worker {options.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
-    FaustWorker(worker.app, loglevel=args.loglevel).execute_from_commandline()
-    return 0
+    return run_worker(settings, options, loglevel=args.loglevel)
 
 
 # ---- reading topics -----------------------------------------------------------------------------
@@ -367,12 +378,16 @@ def _publish_fills(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path  # noqa: PLC0415
 
-    from streams.main_job import MainJobOptions, SimulationSource, run_main_job  # noqa: PLC0415
+    from streams.main_job import MainJobFailed, MainJobOptions, SimulationSource, run_main_job  # noqa: PLC0415
 
     settings = _settings(args)
     source = SimulationSource(_simulation_config(args, settings))
     options = MainJobOptions(report_root=Path(args.report_dir))
-    return run_main_job(settings, source, options).exit_code
+    try:
+        return run_main_job(settings, source, options).exit_code
+    except MainJobFailed as exc:
+        print(f"arena run: {exc}", file=sys.stderr)
+        return 3
 
 
 # ---- parser -------------------------------------------------------------------------------------
@@ -407,11 +422,16 @@ def _add_topics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     topics = sub.add_parser("topics", help="create or describe the pipeline's topics")
     topics_sub = topics.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, handler, text in (
-        ("create", _topics_create, "create missing topics, then describe them"),
-        ("describe", _topics_describe, "partitions, replication and retention of each topic"),
+        ("create", _topics_create, "create missing topics (the worker's table changelogs too), then describe them"),
+        ("describe", _topics_describe, "partitions, replication, cleanup and retention of each topic"),
     ):
         action = topics_sub.add_parser(name, help=text)
         _cluster_flags(action)
+        action.add_argument(
+            "--app-id",
+            default=os.environ.get("ARENA_APP_ID", "arena-ledger"),
+            help="the worker whose table changelog topics to include (default: $ARENA_APP_ID or arena-ledger)",
+        )
         action.set_defaults(handler=handler)
 
 
@@ -514,7 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokerError as exc:
         print(f"arena: {exc.one_line()}", file=sys.stderr)
         return 2
-    except (TopicLayoutError, TopicReadError, ValueError) as exc:
+    except (TopicLayoutError, TopicReadError, TopicsNotServed, ValueError) as exc:
         print(f"arena: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -52,6 +53,8 @@ from faust.transport.producer import ProducerBuffer
 from faust.types import TP, AppT, EventT, HeadersArg, Message
 from faust.types.tuples import FutureMessage
 
+from streams.fatal_exit import ExitCode, FatalExit
+from streams.ownership import Ownership
 from streams.sequencer import CommittedOffset, Probe, Sequencer, Verdict, no_committed, no_probe
 
 SCHEME = "arena-kafka"
@@ -74,6 +77,15 @@ class ProcessingGate:
         self._crash: asyncio.Future[None] | None = None
         self.acking: Message | None = None
         self.sequencer = Sequencer(no_probe, no_committed)
+        self.ownership = Ownership()
+        self.exit = FatalExit()
+        # Between the end of the transactions at revocation and their new begin at assignment nothing
+        # may commit: there is no transaction to commit into.
+        self.transactions_open = False
+        # For the stall watchdog (streams/stall_watchdog.py): units finished, and when the current one began.
+        self.units = 0
+        self.unit_began: float | None = None
+        self.assigned: frozenset[TP] = frozenset()
 
     def use_broker(self, probe: Probe, committed: CommittedOffset) -> None:
         """Let the sequencer ask the broker about holes and committed offsets (streams/sequencer.py)."""
@@ -94,6 +106,7 @@ class ProcessingGate:
             admission = await self.sequencer.admit(message.tp, message.offset)
             if admission.verdict is Verdict.DUPLICATE:
                 log.info("dropped a second delivery of %s", where)
+                self.units += 1
                 self._ack(event)
                 return
             if admission.verdict in {Verdict.LOST, Verdict.WAIT}:
@@ -104,17 +117,34 @@ class ProcessingGate:
                 return
             if TRACE:
                 log.info("EOS unit %s", where)
+            self.unit_began = time.monotonic()
             try:
                 await work()
             except BaseException as exc:
                 self.taint = exc
-                log.critical("processing failed half-way through a message; no further commit: %r", exc)
-                # Not awaited here: stopping the worker commits, and a commit waits for this very gate.
-                self._crash = asyncio.ensure_future(self.app.crash(TaintedError(f"unit failed half-way: {exc!r}")))
+                self.fail(f"processing failed half-way through {where}, nothing more is committed: {exc!r}")
                 raise
+            finally:
+                self.unit_began = None
             self.sequencer.processed(message.tp, message.offset)
+            self.units += 1
             # Acked inside the gate: the next commit includes this offset together with its effects.
             self._ack(event)
+
+    def fail(self, reason: str, code: ExitCode = ExitCode.CRASHED) -> None:
+        """A fatal condition: log it once, stop the worker, and make sure the process ends (fatal_exit).
+
+        Callable from any thread (the stall watchdog runs on its own)."""
+        loop = self.app.loop
+
+        def stop() -> None:
+            # Not awaited: stopping the worker commits, and a commit waits for this very gate.
+            def crash() -> None:
+                self._crash = asyncio.ensure_future(self.app.crash(TaintedError(reason)))
+
+            loop.call_soon_threadsafe(crash)
+
+        self.exit.fatal(code, reason, stop=stop)
 
     def _ack(self, event: EventT[Any]) -> None:
         self.acking = event.message
@@ -128,11 +158,35 @@ class ProcessingGate:
             if self.taint is not None:
                 log.error("commit refused: a unit failed half-way (%r)", self.taint)
                 return False
+            if not self.transactions_open:
+                return False  # a rebalance is under way: its revocation committed everything
             await drain(self.app)
             done = await commit()
             if TRACE:
                 log.info("EOS commit done=%s committed=%s", done, dict(self.app.consumer._committed_offset))  # type: ignore[attr-defined]
             return done
+
+    async def end_transactions(self, end: Callable[[], Awaitable[set[int]]]) -> None:
+        """End every open transaction before partitions are revoked (or the worker stops).
+
+        Faust leaves them open through a rebalance (and forgets, before its last commit, which offsets
+        the revoked partitions had reached, so that commit commits nothing). An open transaction that
+        survives a rebalance is what issue 12 ran into: recovery of a partition waited on it until the
+        broker rolled it back after 60 s, the rows were reloaded without it while the sequencer went
+        on past it, and the producer was fenced. Here `end` commits each transaction with the offsets
+        the gate has processed; a partition whose transaction does not commit is restarted from what
+        is committed (streams/ownership.py).
+        """
+        async with self.lock:
+            self.transactions_open = False
+            if self.taint is not None:
+                return  # nothing may commit; the worker is on its way out
+            failed = await end()
+            if failed:
+                self.ownership.transaction_failed(failed)
+
+    def began_transactions(self) -> None:
+        self.transactions_open = True
 
 
 _gates: weakref.WeakKeyDictionary[AppT, ProcessingGate] = weakref.WeakKeyDictionary()
@@ -177,16 +231,89 @@ class DrainableBuffer(ProducerBuffer):
 
     async def drain(self) -> None:
         while not self.pending.empty() or self._in_flight:
+            if self.crashed:
+                raise ProducerSendError(f"the producer buffer crashed: {self.crash_reason!r}")
             self._progress.clear()
             await self._progress.wait()
 
+    async def crash(self, reason: BaseException) -> None:
+        # A crashed buffer sends nothing more, so no commit could ever drain it: Faust's stop then waits
+        # for ever (issue 12). The worker must exit instead, and its successor redo the open work.
+        self._progress.set()
+        if self.app is not None:
+            gate_of(self.app).fail(f"the producer buffer crashed: {reason!r}")
+        await super().crash(reason)
+
+
+# Private members of aiokafka this module relies on: a producer's transaction state.
+def _in_transaction(producer: Any) -> bool:  # noqa: ANN401 - aiokafka ships no types
+    txn = producer._txn_manager
+    return txn is not None and bool(txn.is_in_transaction())
+
 
 class DrainableProducer(aiokafka_driver.Producer):
+    """Faust's producer with the drainable buffer, and transactions that are begun once and ended on purpose."""
+
+    end_timeout_s = 30.0
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - Faust's signature
         super().__init__(*args, **kwargs)
         buffer = DrainableBuffer(loop=self.loop, beacon=self.beacon)
         buffer.app = self.app
         self.buffer = buffer
+
+    async def begin_transaction(self, transactional_id: str) -> None:
+        """Begin, raising on failure (Faust logs a warning and goes on without a transaction, after which
+        every send fails with "Can't send messages while not in transaction")."""
+        producer = self._transaction_producers.get(transactional_id)
+        if producer is None:
+            # A new producer's start fences every older one with this id: the broker aborts what they
+            # left open, so the partition's last stable offset moves on at once.
+            producer = self._new_producer(transactional_id=transactional_id)
+            await producer.start()
+            self._transaction_producers[transactional_id] = producer
+            self._trn_locks[transactional_id] = asyncio.Lock()
+        async with self._trn_locks[transactional_id]:
+            if _in_transaction(producer):
+                # Faust begins every assigned partition's transaction at each rebalance, kept ones too:
+                # "Invalid state transition IN_TRANSACTION -> IN_TRANSACTION". Never begun twice.
+                log.warning("transaction %s was still open at assignment; not begun again", transactional_id)
+                return
+            await producer.begin_transaction()
+
+    async def end_transaction(self, transactional_id: str, offsets: Mapping[TP, int], group_id: str) -> bool:
+        """Commit the open transaction of `transactional_id` with `offsets`, and begin none; False if it
+        did not commit (the producer is then discarded: the next one with this id fences it)."""
+        producer = self._transaction_producers.get(transactional_id)
+        if producer is None:
+            return True
+        try:
+            async with self._trn_locks[transactional_id]:
+                if not _in_transaction(producer):
+                    return True
+                if offsets:
+                    await asyncio.wait_for(
+                        producer.send_offsets_to_transaction(dict(offsets), group_id), self.end_timeout_s
+                    )
+                await asyncio.wait_for(producer.commit_transaction(), self.end_timeout_s)
+                return True
+        except Exception as exc:  # noqa: BLE001 - any failure means the same: the outcome is not ours to trust
+            log.warning(
+                "transaction %s did not commit at revocation (%r): its partition restarts from what is committed",
+                transactional_id,
+                exc,
+            )
+            await self.discard_transaction(transactional_id)
+            return False
+
+    async def discard_transaction(self, transactional_id: str) -> None:
+        producer = self._transaction_producers.pop(transactional_id, None)
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), self.end_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a producer that will not stop is fenced by its successor anyway
+            log.warning("could not stop the producer of %s cleanly: %r", transactional_id, exc)
 
 
 class StableOffsetsConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
@@ -240,6 +367,12 @@ class GatedConsumer(aiokafka_driver.Consumer):
         parent = super().force_commit
         return await gate_of(self.app).commit(lambda: parent(topics, start_new_transaction=start_new_transaction))
 
+    async def commit_and_end_transactions(self) -> None:
+        # Faust's version commits only partitions with new acks, and leaves every other transaction open.
+        transactions = self.transactions
+        assert isinstance(transactions, CoPartitionedTransactionManager)
+        await transactions.end_all()
+
 
 class CoPartitionedTransactionManager(TransactionManager):
     """Faust's transaction manager, minus its two non-transactional escape hatches."""
@@ -265,16 +398,66 @@ class CoPartitionedTransactionManager(TransactionManager):
         tid = self._transactional_id_for(topic, destination)
         return await self.producer.send(topic, key, value, destination, timestamp, headers, transactional_id=tid)
 
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Runs once every delivered message is processed and before the partitions go: the last moment
+        # the open transactions can commit what was processed under this assignment.
+        await super().on_partitions_revoked(revoked)
+        await self.end_all()
+
+    async def end_all(self) -> None:
+        """Commit every open transaction with the offsets processed so far; begin none."""
+        gate = gate_of(self.app)
+        producer = self.producer
+        assert isinstance(producer, DrainableProducer)
+
+        async def end() -> set[int]:
+            try:
+                await drain(self.app)
+            except ProducerSendError as exc:
+                gate.fail(str(exc))
+                return set()
+            by_tid: dict[str, dict[TP, int]] = {}
+            for tp, offset in gate.sequencer.positions().items():
+                by_tid.setdefault(self._transactional_id_for(tp.topic, tp.partition), {})[tp] = offset
+            failed: set[int] = set()
+            for tid in sorted(set(producer._transaction_producers) | set(by_tid)):
+                if not await producer.end_transaction(tid, by_tid.get(tid, {}), self.app.conf.id):
+                    failed.add(_partition_of(tid))
+            return failed
+
+        await gate.end_transactions(end)
+
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP]) -> None:
-        # Runs after the revoked partitions' last commit and before any message of the new assignment.
-        gate_of(self.app).sequencer.forget(revoked | newly_assigned)
+        # Runs after the revocation ended every transaction, and before any message of the new
+        # assignment. A partition is continued or restarted as a whole: rows and position together.
+        gate = gate_of(self.app)
+        generation = int(getattr(self.app, "consumer_generation_id", 0) or 0)
+        restarted = gate.ownership.rebalanced(generation, assigned, revoked, newly_assigned)
+        gate.sequencer.forget(tp for tp in gate.sequencer.known() if tp.partition in restarted or tp not in assigned)
+        gate.assigned = frozenset(assigned)
         await super().on_rebalance(assigned, revoked, newly_assigned)
+        gate.began_transactions()
 
     async def commit(self, offsets: Mapping[TP, int], start_new_transaction: bool = True) -> bool:
         # Table changelog writes wait in the app producer's buffer; they belong to the transaction
         # that commits the offsets of the events that caused them, so they must be in it first.
-        await drain(self.app)
-        return await super().commit(offsets, start_new_transaction=start_new_transaction)
+        gate = gate_of(self.app)
+        by_tid: dict[str, dict[TP, int]] = {}
+        for tp, offset in offsets.items():
+            by_tid.setdefault(self._transactional_id_for(tp.topic, tp.partition), {})[tp] = offset
+        try:
+            await drain(self.app)
+            # Not Faust's commit: it takes a fenced producer for a crash and reports success all the same.
+            await self.producer.commit_transactions(
+                by_tid, self.app.conf.id, start_new_transaction=start_new_transaction
+            )
+            return True
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the worker cannot go on (see below)
+            # Some transactions may have committed and others not: the worker cannot tell its rows from
+            # the committed ones any more. Its successor starts from what is committed.
+            gate.taint = exc
+            gate.fail(f"a transaction could not be committed: {exc!r}")
+            return False
 
     def _transactional_id_for(self, topic: str, partition: int) -> str:
         groups: Mapping[str, int] = self.app.assignor._topic_groups  # type: ignore[attr-defined]  # no public accessor
@@ -298,6 +481,10 @@ class CoPartitionedTransactionManager(TransactionManager):
                 )
             group = groups[source.topic]
         return f"{self.app.conf.id}-{group}-{partition}"
+
+
+def _partition_of(transactional_id: str) -> int:
+    return int(transactional_id.rsplit("-", 1)[1])
 
 
 class Transport(aiokafka_driver.Transport):

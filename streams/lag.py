@@ -45,13 +45,16 @@ def wait_until_caught_up(
     poll_s: float = 0.5,
     progress: Callable[[Lag], None] | None = None,
     alive: Callable[[], bool] = lambda: True,
+    stall_s: float | None = None,
 ) -> float:
     """Block until the group's committed offsets reach `targets` (default: the topic's end offsets).
 
-    Returns the seconds waited. `alive` lets the caller stop early when the worker process died, with
-    a clear error instead of a silent wait until the timeout.
+    Returns the seconds waited. `alive` lets the caller stop early when the worker process died (or
+    restart it: it is asked on every round), with a clear error instead of a silent wait until the
+    timeout; `stall_s` ends the wait when the committed offsets have not moved for that long.
     """
     began = time.monotonic()
+    moved_at, last_committed = began, None
     while True:
         goal = dict(targets) if targets is not None else end_offsets(settings, topic)
         committed = committed_offsets(settings, group_id, topic)
@@ -60,8 +63,16 @@ def wait_until_caught_up(
             progress(lag)
         if lag.total == 0:
             return time.monotonic() - began
+        now = time.monotonic()
+        if committed != last_committed:
+            moved_at, last_committed = now, committed
         if not alive():
-            raise LagTimeout(f"the worker stopped with {lag.total} record(s) of {topic} unprocessed")
-        if time.monotonic() - began > timeout_s:
-            raise LagTimeout(f"{lag.total} record(s) of {topic} still unprocessed after {timeout_s:.0f}s")
+            raise LagTimeout(f"the worker stopped with {lag.total:,} record(s) of {topic} unprocessed")
+        if stall_s is not None and now - moved_at > stall_s:
+            raise LagTimeout(
+                f"the worker made no progress for {now - moved_at:.0f}s with {lag.total:,} record(s) of {topic} "
+                "unprocessed"
+            )
+        if now - began > timeout_s:
+            raise LagTimeout(f"{lag.total:,} record(s) of {topic} still unprocessed after {timeout_s:.0f}s")
         time.sleep(poll_s)

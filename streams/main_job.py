@@ -30,12 +30,12 @@ from streams.cluster import ensure_cluster
 from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
 from streams.domain import ArenaState
-from streams.lag import Lag, wait_until_caught_up
+from streams.lag import Lag, LagTimeout, wait_until_caught_up
 from streams.partitioning import partition_for
 from streams.topic_reader import read_snapshot
-from streams.topics import create_topics, topic_layout
+from streams.topics import create_topics, wait_until_served, worker_topic_layout
 from streams.worker_app import DEFAULT_APP_ID
-from streams.worker_process import WorkerHandle, running_worker
+from streams.worker_process import SupervisedWorker, WorkerFailed
 
 
 class CommandSource(Protocol):
@@ -74,6 +74,16 @@ class MainJobOptions:
     report_root: Path = Path("reports")
     app_id: str = DEFAULT_APP_ID
     timeout_s: float = 1800.0
+    # A worker that exits is restarted this many times (exactly-once makes a restart safe at any point).
+    worker_restarts: int = 3
+    # The committed offsets must move within this long while work is waiting. The worker's own watchdog
+    # ends a stalled worker after ARENA_STALL_TIMEOUT_S (60 s) and its restart recovers in seconds, so
+    # this is the backstop for a worker that neither works nor exits.
+    stall_s: float = 180.0
+
+
+class MainJobFailed(RuntimeError):
+    """The main job could not finish: one line that says why, with the worker log's path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,54 +107,40 @@ def run_main_job(
     step = _Steps(out, total=7)
     step("broker", "resolving the cluster")
     settings = ensure_cluster(settings, progress=lambda m: out(f"             {m}"))
-    created = create_topics(settings, topic_layout(settings))
+    layout = worker_topic_layout(settings, options.app_id)
+    created = create_topics(settings, layout)
+    wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
     step(
         "topics",
-        f"{len(topic_layout(settings))} topics x {settings.partitions} partitions"
-        + (f" (created {', '.join(created)})" if created else ""),
+        f"{len(layout)} topics x {settings.partitions} partitions, table changelogs included"
+        + (f" (created {len(created)})" if created else ""),
     )
 
     began = time.monotonic()
-    with running_worker(settings, options.app_id, run_dir) as worker:
-        step("worker", f"ready in {time.monotonic() - began:.1f}s (log {worker.log_path})")
+    worker = SupervisedWorker(
+        settings, options.app_id, run_dir, max_restarts=options.worker_restarts, say=lambda m: out(f"             {m}")
+    )
+    try:
+        with worker:
+            step("worker", f"ready in {time.monotonic() - began:.1f}s (log {worker.log_path})")
+            run = _run_with_worker(settings, source, options, worker, step=step, out=out)
+    except WorkerFailed as exc:
+        raise MainJobFailed(str(exc)) from None
+    except LagTimeout as exc:
+        raise MainJobFailed(f"{exc}; worker log: {worker.log_path}") from None
 
-        step("simulate", source.describe())
-        published, seconds = _publish_and_wait(settings, source, options, worker=worker, step=step, out=out)
-
-        step("audit", f"replaying {settings.topics.events} through the pure book")
-        audit = audit_records(read_snapshot(settings, settings.topics.events))
-        expected = source.expected_states()
-        mismatched = sorted(a for a, state in expected.items() if audit.states.get(a) != state)
-        out(f"             {audit.verdict()}")
-        out(
-            f"             rebuilt state equals the simulation's expectation for "
-            f"{len(expected) - len(mismatched)}/{len(expected)} arenas"
-        )
-
-        # The ledger processor has checked everything once its committed offsets pass the last event.
-        targets = {p: offset + 1 for p, offset in audit.last_offsets.items()}
-        wait_until_caught_up(
-            settings,
-            options.app_id,
-            settings.topics.events,
-            targets=targets,
-            timeout_s=options.timeout_s,
-            alive=worker.alive,
-        )
-        alerts = _alerts(settings)
-        dead = _dead_letter_reasons(settings)
-
+    audit, mismatched = run.audit, run.mismatched
     problems = list(audit.problems) + [f"arena {a}: rebuilt state differs from the expected one" for a in mismatched]
     facts = RunFacts(
-        commands_published=published,
-        seconds=seconds,
-        dead_letters=sum(dead.values()),
-        dead_letter_reasons=dict(dead),
-        alerts=alerts + audit.alerts,
+        commands_published=run.published,
+        seconds=run.seconds,
+        dead_letters=sum(run.dead_letters.values()),
+        dead_letter_reasons=dict(run.dead_letters),
+        alerts=run.alerts + audit.alerts,
         audit_problems=problems,
         settings=settings.redacted(),
     )
-    run_arenas = set(expected)
+    run_arenas = set(run.arenas)
     report = build_report((e for e in audit.events if e.arena_id in run_arenas), facts)
     html_path, json_path = write_report(report, run_dir)
     note = _point_latest(options.report_root, run_dir)
@@ -154,8 +150,63 @@ def run_main_job(
     out("")
     out(summary_text(report))
     out(f"report: {html_path}\nsummary: {json_path}")
-    passed = audit.passed and not mismatched and not alerts
+    passed = audit.passed and not mismatched and not run.alerts
     return MainJobOutcome(0 if passed else 1, run_dir, audit, mismatched)
+
+
+@dataclass(frozen=True, slots=True)
+class _RunResult:
+    published: int
+    seconds: float
+    audit: AuditResult
+    arenas: list[str]
+    mismatched: list[str]
+    alerts: list[ConservationAlert]
+    dead_letters: Counter[str]
+
+
+def _run_with_worker(
+    settings: Settings,
+    source: CommandSource,
+    options: MainJobOptions,
+    worker: SupervisedWorker,
+    *,
+    step: _Steps,
+    out: Callable[[str], None],
+) -> _RunResult:
+    step("simulate", source.describe())
+    published, seconds = _publish_and_wait(settings, source, options, worker=worker, step=step, out=out)
+
+    step("audit", f"replaying {settings.topics.events} through the pure book")
+    audit = audit_records(read_snapshot(settings, settings.topics.events))
+    expected = source.expected_states()
+    mismatched = sorted(a for a, state in expected.items() if audit.states.get(a) != state)
+    out(f"             {audit.verdict()}")
+    out(
+        f"             rebuilt state equals the simulation's expectation for "
+        f"{len(expected) - len(mismatched)}/{len(expected)} arenas"
+    )
+
+    # The ledger processor has checked everything once its committed offsets pass the last event.
+    targets = {p: offset + 1 for p, offset in audit.last_offsets.items()}
+    wait_until_caught_up(
+        settings,
+        options.app_id,
+        settings.topics.events,
+        targets=targets,
+        timeout_s=options.timeout_s,
+        alive=worker.ensure_running,
+        stall_s=options.stall_s,
+    )
+    return _RunResult(
+        published=published,
+        seconds=seconds,
+        audit=audit,
+        arenas=sorted(expected),
+        mismatched=mismatched,
+        alerts=_alerts(settings),
+        dead_letters=_dead_letter_reasons(settings),
+    )
 
 
 def _publish_and_wait(
@@ -163,7 +214,7 @@ def _publish_and_wait(
     source: CommandSource,
     options: MainJobOptions,
     *,
-    worker: WorkerHandle,
+    worker: SupervisedWorker,
     step: _Steps,
     out: Callable[[str], None],
 ) -> tuple[int, float]:
@@ -192,7 +243,8 @@ def _publish_and_wait(
         settings.topics.commands,
         timeout_s=options.timeout_s,
         progress=show_lag,
-        alive=worker.alive,
+        alive=worker.ensure_running,
+        stall_s=options.stall_s,
     )
     return published, time.monotonic() - publish_began
 

@@ -79,6 +79,13 @@ class Sequencer:
         """The offset a commit may record for `tp`: everything below it has been processed."""
         return self._expected.get(tp)
 
+    def positions(self) -> dict[TP, int]:
+        """Every partition's next offset, where known: what a commit at this moment may record."""
+        return {tp: offset for tp, offset in self._expected.items() if offset is not None}
+
+    def known(self) -> set[TP]:
+        return set(self._expected)
+
     def forget(self, tps: Iterable[TP]) -> None:
         """Ownership of these partitions begins or ends: start again from the group's committed offset."""
         for tp in tps:

@@ -3,12 +3,19 @@
 Commands and events are co-partitioned (same count, same key): the command processor writes an
 arena's events to the partition number it read the arena's commands from, and its tables' changelogs
 follow the same numbering, so an arena's state always moves together with its input.
+
+A worker's table changelog topics are part of the layout too, and exist — servable by the broker, not
+only confirmed by the controller — before the worker joins its group. Left to Faust, they are created
+as the worker starts; on a busy machine the broker served a new one only after the worker had joined
+without it, and the worker rebalanced itself mid-run when it appeared (issue 12).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -16,6 +23,7 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
 from streams.config import Settings
+from streams.table_names import ALL_TABLES, changelog_topic
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -75,6 +83,58 @@ def topic_layout(settings: Settings) -> list[TopicSpec]:
             {"retention.ms": str(365 * DAY_MS), "cleanup.policy": "delete"},
         ),
     ]
+
+
+def table_changelog_layout(settings: Settings, app_id: str) -> list[TopicSpec]:
+    """The changelog topic of each of the worker's tables: compacted, co-partitioned with the input."""
+    return [
+        TopicSpec(
+            changelog_topic(app_id, table),
+            settings.partitions,
+            settings.replication,
+            f"changelog of the worker's {table} table (app {app_id})",
+            {"cleanup.policy": "compact"},
+        )
+        for table in ALL_TABLES
+    ]
+
+
+def worker_topic_layout(settings: Settings, app_id: str) -> list[TopicSpec]:
+    """Every topic a worker of `app_id` reads or writes."""
+    return topic_layout(settings) + table_changelog_layout(settings, app_id)
+
+
+class TopicsNotServed(TimeoutError):
+    """Topics the controller confirmed that the broker still cannot serve."""
+
+
+def wait_until_served(
+    settings: Settings, names: Iterable[str], *, partitions: int, timeout_s: float = 60.0, poll_s: float = 0.1
+) -> float:
+    """Block until the broker's metadata lists every topic with all its partitions led; returns seconds.
+
+    Kafka confirms a new topic once the controller has recorded it; a broker serves it only once its
+    own metadata has caught up, 20-200 ms later on a busy machine (issue 12's probe). A consumer that
+    joins its group in between is assigned nothing of that topic.
+    """
+    admin = AdminClient(settings.client_config())
+    wanted = sorted(set(names))
+    began = time.monotonic()
+    missing = wanted
+    while True:
+        metadata = admin.list_topics(timeout=max(1.0, timeout_s))
+        missing = [name for name in wanted if not _served(metadata.topics.get(name), partitions)]
+        if not missing:
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout_s:
+            raise TopicsNotServed(f"the broker does not serve {', '.join(missing)} after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+
+
+def _served(topic: Any, partitions: int) -> bool:  # noqa: ANN401 - confluent-kafka's TopicMetadata
+    if topic is None or topic.error is not None or len(topic.partitions) != partitions:
+        return False
+    return all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
 
 
 def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> list[str]:

@@ -42,6 +42,7 @@ from faust.tables.recovery import Recovery
 from faust.types import TP, AppT, CollectionT
 from faust.types.transports import ConsumerT
 
+from streams.faust_eos import gate_of
 from streams.table_reconcile import Repair, reconcile
 
 log = logging.getLogger(__name__)
@@ -73,27 +74,6 @@ def verify_recovery_with(
 class VerifiedRecovery(Recovery):
     """Recovery whose active partitions are loaded from the committed changelog by a plain consumer."""
 
-    def __init__(self, app: AppT, tables: TableManager, **kwargs: Any) -> None:  # noqa: ANN401 - Faust's signature
-        super().__init__(app, tables, **kwargs)
-        # Partitions whose rows this worker holds (loaded at the last completed recovery, then processed).
-        self._held: set[TP] = set()
-        self._generation: int | None = None
-
-    async def on_rebalance(
-        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
-    ) -> None:
-        # A partition given up is no longer held, even if the next recovery to complete gets it back:
-        # another worker may have changed it in between. So is every partition after a generation this
-        # worker never saw (it dropped out of the group, and someone else may have owned them meanwhile).
-        # By partition number: the topics are co-partitioned, and a changelog loaded without being
-        # assigned (see below) never shows up in these sets itself.
-        moved = {tp.partition for tp in revoked | newly_assigned}
-        self._held = {tp for tp in self._held if tp.partition not in moved}
-        if self._generation is not None and generation_id != self._generation + 1:
-            self._held.clear()
-        self._generation = generation_id
-        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
-
     def _changelogs_of_assigned_sources(self) -> set[TP]:
         """Each table's changelog partition for every assigned source partition, assigned or not.
 
@@ -121,9 +101,10 @@ class VerifiedRecovery(Recovery):
             raise RuntimeError("verified recovery has no changelog reader: call verify_recovery_with(app, ...)")
         started = time.monotonic()
         active = sorted(self.active_tps | self._changelogs_of_assigned_sources())
-        # A partition this worker kept through the rebalance is not read: its rows are the newest there
-        # are, including writes still waiting in the producer for the open transaction to commit.
-        gained = [tp for tp in active if tp not in self._held]
+        # A partition this worker continues through the rebalance is not read: its transaction was
+        # committed at revocation, so its rows are the committed ones (streams/ownership.py).
+        ownership = gate_of(self.app).ownership
+        gained = [tp for tp in active if not ownership.continues(tp.partition)]
         committed = await verifier.read([(tp.topic, tp.partition) for tp in gained])
         held: dict[CollectionT, dict[int, list[Any]]] = {}
         loaded = 0
@@ -143,7 +124,7 @@ class VerifiedRecovery(Recovery):
                     tp.partition,
                     repair.describe(),
                 )
-        self._held = set(active)
+        ownership.recovered({tp.partition for tp in active})
         log.info(
             "recovery: %d changelog partitions loaded from the committed changelog (%d rows), %d kept, %.2fs",
             len(gained),

@@ -33,6 +33,7 @@ from streams.faust_eos import SCHEME, gate_of
 from streams.ledger_processor import LedgerProcessor, LedgerStore, encode_alerts
 from streams.live_state import committed_rows_by_partition
 from streams.partitioning import partition_for
+from streams.table_names import ARENA_AGENTS, ARENA_HEADERS, ARENA_WINDOWS, LEDGER_ACCOUNTS, LEDGER_HEADS
 from streams.verified_recovery import VerifiedTableManager, in_thread, verify_recovery_with
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ class WorkerOptions:
     producer_linger_s: float = 0.02
     # How soon a dead worker's partitions move on: Faust's 60 s default makes every failover a minute.
     session_timeout_s: float = 10.0
+    # A worker with committed records waiting and no progress for this long exits (streams/stall_watchdog.py).
+    stall_timeout_s: float = 60.0
+    # How long a stopping or crashed worker may take before the process ends anyway (streams/fatal_exit.py).
+    exit_grace_s: float = 15.0
 
     @classmethod
     def from_env(cls) -> WorkerOptions:
@@ -60,6 +65,8 @@ class WorkerOptions:
             commit_interval_s=float(os.environ.get("ARENA_COMMIT_INTERVAL_S", "1.0")),
             producer_linger_s=float(os.environ.get("ARENA_PRODUCER_LINGER_S", "0.02")),
             session_timeout_s=float(os.environ.get("ARENA_SESSION_TIMEOUT_S", "10")),
+            stall_timeout_s=float(os.environ.get("ARENA_STALL_TIMEOUT_S", "60")),
+            exit_grace_s=float(os.environ.get("ARENA_EXIT_GRACE_S", "15")),
         )
 
 
@@ -121,8 +128,8 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
     def owns(arena_id: str) -> bool:
         return TP(topics.commands, partition_for(arena_id, n)) in app.consumer.assignment()
 
-    arena_store = ArenaStore(table("arena-headers"), table("arena-agents"), table("arena-windows"), owns=owns)
-    ledger_store = LedgerStore(table("ledger-heads"), table("ledger-accounts"))
+    arena_store = ArenaStore(table(ARENA_HEADERS), table(ARENA_AGENTS), table(ARENA_WINDOWS), owns=owns)
+    ledger_store = LedgerStore(table(LEDGER_HEADS), table(LEDGER_ACCOUNTS))
     command_processor = CommandProcessor(arena_store, partitions=n)
     ledger_processor = LedgerProcessor(ledger_store)
 
@@ -133,6 +140,7 @@ def build_worker(settings: Settings, options: WorkerOptions) -> Worker:
         source_topics=frozenset({topics.commands, topics.events}),
     )
     gate = gate_of(app)
+    gate.exit.grace_s = options.exit_grace_s
     probe = BrokerProbe(settings.client_config(), options.app_id)
     gate.use_broker(probe.first_record, probe.committed)
 
