@@ -80,8 +80,9 @@ class ProcessingGate:
         self.ownership = Ownership()
         self.exit = FatalExit()
         # Between the end of the transactions at revocation and their new begin at assignment nothing
-        # may commit: there is no transaction to commit into.
-        self.transactions_open = False
+        # may commit or be processed: there is no transaction to put it in. None until this module's
+        # transaction manager runs (the smoke test also runs the gate over Faust's stock transport).
+        self.transactions_open: bool | None = None
         # For the stall watchdog (streams/stall_watchdog.py): units finished, and when the current one began.
         self.units = 0
         self.unit_began: float | None = None
@@ -103,6 +104,11 @@ class ProcessingGate:
                 raise TaintedError("an earlier unit failed half-way; this worker must restart") from self.taint
             message = event.message
             where = f"{message.topic}[{message.partition}]@{message.offset}"
+            if self.transactions_open is False:
+                # Delivered before a revocation ended the transactions: there is nothing to process it
+                # into. Not acked, so it comes round again after the rebalance, from the committed offset.
+                log.info("not processing %s while no transaction is open (a rebalance)", where)
+                return
             admission = await self.sequencer.admit(message.tp, message.offset)
             if admission.verdict is Verdict.DUPLICATE:
                 log.info("dropped a second delivery of %s", where)
@@ -158,7 +164,7 @@ class ProcessingGate:
             if self.taint is not None:
                 log.error("commit refused: a unit failed half-way (%r)", self.taint)
                 return False
-            if not self.transactions_open:
+            if self.transactions_open is False:
                 return False  # a rebalance is under way: its revocation committed everything
             await drain(self.app)
             done = await commit()

@@ -13,15 +13,15 @@ timeout ends every recovery of a transactional changelog, whose last offset is a
 each rebalance also cost 10 s.
 
 So Faust's read is skipped for active partitions, and recovery ends here, before any stream resumes:
-- A partition this worker **gained** is read with one read_committed consumer for all of them, once
-  no transaction is open on it (its last stable offset equals its end: the previous owner's last
-  transaction is committed, or aborted by this worker's producer fencing it), and the table's rows of
-  that partition are made exactly equal to it (streams/table_reconcile.py). That includes rows this
-  worker still holds from an earlier ownership, which the owner since may have rewritten or deleted.
-- A partition it **kept** through the rebalance is not read: its rows are the newest there are,
-  including writes that wait in the producer for the open transaction to commit (reading the
-  changelog then would go back in time: an earlier version of this module did, and the two-worker
-  test caught it).
+- A partition this worker **restarts** (gained, or otherwise not continued: streams/ownership.py) is
+  read with one read_committed consumer for all of them, once no transaction is open on it (its last
+  stable offset equals its end: the previous owner's last transaction is committed, or aborted by this
+  worker's producer fencing it; the worker's own were all committed at revocation), and the table's
+  rows of that partition are made exactly equal to it (streams/table_reconcile.py). That includes rows
+  this worker still holds from an earlier ownership, which the owner since may have rewritten or
+  deleted. The sequencer restarts the same partitions from the group's committed offset.
+- A partition it **continues** through the rebalance is not read: its transaction was committed at
+  revocation, so its rows are the committed ones already.
 Standby replicas are off (worker_app): the memory store drops standby rows after each recovery, and
 a promoted partition is loaded here anyway.
 """
@@ -126,7 +126,7 @@ class VerifiedRecovery(Recovery):
                 )
         ownership.recovered({tp.partition for tp in active})
         log.info(
-            "recovery: %d changelog partitions loaded from the committed changelog (%d rows), %d kept, %.2fs",
+            "recovery: %d changelog partitions loaded from the committed changelog (%d rows), %d continued, %.2fs",
             len(gained),
             loaded,
             len(active) - len(gained),

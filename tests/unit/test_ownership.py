@@ -66,9 +66,7 @@ def test_a_recovery_that_never_completed_restarts_its_partitions_next_time() -> 
 
 @given(
     st.lists(
-        st.tuples(
-            st.frozensets(st.integers(0, 5)), st.booleans(), st.frozensets(st.integers(0, 5)), st.booleans()
-        ),
+        st.tuples(st.frozensets(st.integers(0, 5)), st.booleans(), st.frozensets(st.integers(0, 5)), st.booleans()),
         max_size=12,
     )
 )
