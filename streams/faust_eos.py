@@ -56,6 +56,7 @@ from faust.types.tuples import FutureMessage
 from streams.fatal_exit import ExitCode, FatalExit
 from streams.ownership import Ownership
 from streams.sequencer import CommittedOffset, Probe, Sequencer, Verdict, no_committed, no_probe
+from streams.stall_watchdog import log_task_stacks
 
 SCHEME = "arena-kafka"
 
@@ -146,6 +147,8 @@ class ProcessingGate:
         def stop() -> None:
             # Not awaited: stopping the worker commits, and a commit waits for this very gate.
             def crash() -> None:
+                if code is ExitCode.STALLED:
+                    log_task_stacks()
                 self._crash = asyncio.ensure_future(self.app.crash(TaintedError(reason)))
 
             loop.call_soon_threadsafe(crash)

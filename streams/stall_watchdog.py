@@ -125,6 +125,18 @@ class StallWatchdog:
         return f"no progress for {now - self._last_progress:.0f}s with committed records waiting on {where}"
 
 
+def log_task_stacks(limit: int = 8) -> None:
+    """Where every task of the running loop waits, innermost frames last: what a stall report needs."""
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=limit)
+        where = " <- ".join(
+            f"{f.f_code.co_name}@{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}" for f in frames
+        )
+        lines.append(f"  {task.get_name()}: {where or 'not started'}")
+    log.warning("tasks at the stall (%d):\n%s", len(lines), "\n".join(sorted(lines)))
+
+
 class CommittedRecordsWaiting:
     """The broker's answer to "is there work?": a read_committed read from the group's committed offsets."""
 

@@ -156,6 +156,7 @@ class SupervisedWorker:
         max_restarts: int = 3,
         say: Callable[[str], None] = lambda _line: None,
         env: Mapping[str, str] | None = None,
+        module: str = "streams.cli",
     ) -> None:
         self._settings = settings
         self._app_id = app_id
@@ -163,6 +164,7 @@ class SupervisedWorker:
         self._max_restarts = max_restarts
         self._say = say
         self._env = dict(env or {})
+        self._module = module
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / "worker.log"
@@ -178,7 +180,9 @@ class SupervisedWorker:
         name = f"worker-{self.restarts}" if self.restarts else "worker"
         # One data directory for every incarnation, as a restarted container would have.
         env = {"ARENA_WORKER_DATADIR": str(self._workdir / "worker-data"), **self._env}
-        self._process, self.log_path = spawn_worker(self._settings, self._app_id, self._workdir, name=name, env=env)
+        self._process, self.log_path = spawn_worker(
+            self._settings, self._app_id, self._workdir, name=name, env=env, module=self._module
+        )
         try:
             _wait_until_ready(self._process, self.log_path)
         except RuntimeError:
