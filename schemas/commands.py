@@ -3,10 +3,11 @@
 What is checked where (the rule: a wrong *type* is a decode error, a well-typed but unacceptable
 *value* is a rejection event decided by the pure core):
 
-* Decode errors (``CommandDecodeError`` -> dead-letter topic): bytes that are not UTF-8 or not JSON,
-  a missing or unknown ``type``, unknown fields, missing fields, wrong JSON types (a float, bool or
-  string where an integer belongs, even ``1.0``), and technical fields out of shape: ids that do not
-  match their pattern, negative or inexact (> 2**53 - 1) timestamps, seqs, seeds, periods and cycle
+* Decode errors (``CommandDecodeError`` -> dead-letter topic): bytes that are not UTF-8 or not JSON
+  (RFC 8259: ``NaN`` and ``Infinity`` are not JSON, see ``schemas.strict_json``), a missing or
+  unknown ``type``, unknown fields, missing fields, wrong JSON types (a float, bool or string where
+  an integer belongs, even ``1.0``), and technical fields out of shape: ids that do not match their
+  pattern, negative or inexact (> 2**53 - 1) timestamps, seqs, seeds, periods and cycle
   numbers, an unknown tier or PnL source.
 * Rejection events (decided by ``streams.domain.decide``): amounts that are negative, zero where a
   movement is required, above ``MAX_MINOR`` or that would overflow a balance (``AMOUNT_OUT_OF_RANGE``),
@@ -39,6 +40,7 @@ from schemas.fields import (
 from schemas.genome import WireGenome
 from schemas.money import Currency, RequestedAmount, RequestedMoney
 from schemas.policies import EvolutionPolicy, TierPolicies
+from schemas.strict_json import non_finite_message, non_finite_number
 
 MAX_COMMAND_BYTES: Final = 1_048_576
 
@@ -170,6 +172,9 @@ def parse_command(raw: bytes) -> Command:
     """Decode and validate one command message in a single pass (pydantic-core's JSON parser)."""
     if len(raw) > MAX_COMMAND_BYTES:
         raise CommandDecodeError(DecodeReason.TOO_LARGE, f"{len(raw)} bytes exceeds the limit of {MAX_COMMAND_BYTES}")
+    token = non_finite_number(raw)
+    if token is not None:
+        raise CommandDecodeError(DecodeReason.INVALID_JSON, non_finite_message(token))
     try:
         return COMMAND_ADAPTER.validate_json(raw)
     except ValidationError as exc:

@@ -158,3 +158,28 @@ def test_decode_error_message_names_the_field() -> None:
     with pytest.raises(CommandDecodeError) as caught:
         parse_command(_raw("FundArena", amount={"amount": 1.5, "currency": "EUR"}))
     assert "amount.amount" in caught.value.message
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    ("type_", "template"),
+    [
+        ("FundArena", '"amount": {{"amount": {token}, "currency": "EUR"}}'),
+        ("GraduateAgent", '"agent_id": "a-1", "expected_seq": {token}'),
+        ("SpawnAgent", '"agent_id": "a-1", "genome": {{"x": {token}}}'),
+    ],
+    ids=["money", "envelope", "genome"],
+)
+def test_non_finite_number_tokens_are_not_json(type_: str, template: str, token: str) -> None:
+    """RFC 8259 has no NaN or Infinity: a message carrying one is not JSON, whatever field it sits in."""
+    raw = (
+        f'{{"command_id": "c-1", "arena_id": "arena-1", "issued_at": 1, "type": "{type_}", '
+        + template.format(token=token)
+        + "}"
+    ).encode()
+    assert _reason(raw) == DecodeReason.INVALID_JSON
+
+
+def test_the_words_nan_and_infinity_inside_strings_are_ordinary_text() -> None:
+    command = parse_command(_raw("KillAgent", reason="NaN returns, Infinity drawdown"))
+    assert command.reason == "NaN returns, Infinity drawdown"  # type: ignore[union-attr]

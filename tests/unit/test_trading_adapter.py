@@ -98,6 +98,9 @@ def test_the_same_fill_under_another_command_id_is_a_duplicate_fill() -> None:
     [
         ("not json", FeedErrorReason.NOT_JSON, "JSON"),
         ('{"arena_id": ', FeedErrorReason.NOT_JSON, "JSON"),
+        (line(pnl_minor=float("nan")), FeedErrorReason.NOT_JSON, "NaN is not a JSON number"),
+        (line(pnl_minor=float("-inf")), FeedErrorReason.NOT_JSON, "-Infinity is not a JSON number"),
+        (line(price=float("inf")), FeedErrorReason.NOT_JSON, "Infinity is not a JSON number"),  # even if ignored
         ("[1, 2]", FeedErrorReason.NOT_AN_OBJECT, "object"),
         ("42", FeedErrorReason.NOT_AN_OBJECT, "object"),
         (line(pnl_minor=_DROP), FeedErrorReason.MISSING_FIELD, "pnl_minor: required"),
