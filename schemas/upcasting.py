@@ -8,6 +8,9 @@ as they were written (the hash covers history, the models cover the present).
 History:
   PnLRecorded v1 -> v2: v1 had no ``source``; every v1 record came from the simulation engine, which
   was the only producer before the trading adapter existed, so v2 fills ``source="simulation"``.
+  CommandRejected and AllocationError v1 -> v2: v1 filed each reason under one error kind whatever
+  the command; v2 files it under the kind of the reviewed table (``schemas.rejections``), recomputed
+  from the ``command_type`` and ``reason`` every v1 rejection carries.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from schemas.rejections import Reason, kind_of
+
 JsonDict = dict[str, Any]
 Upcaster = Callable[[JsonDict], JsonDict]
 
-CURRENT_VERSIONS: Final[dict[str, int]] = {"PnLRecorded": 2}
+CURRENT_VERSIONS: Final[dict[str, int]] = {"PnLRecorded": 2, "CommandRejected": 2, "AllocationError": 2}
 DEFAULT_VERSION: Final = 1
 
 
@@ -32,8 +37,19 @@ def _pnl_recorded_v1_to_v2(doc: JsonDict) -> JsonDict:
     return {**doc, "payload": payload, "schema_version": 2}
 
 
+def _rejection_v1_to_v2(doc: JsonDict) -> JsonDict:
+    payload = dict(doc["payload"])
+    command_type, reason = payload.get("command_type"), payload.get("reason")
+    if isinstance(command_type, str) and isinstance(reason, str) and reason in Reason.__members__:
+        payload["error_kind"] = kind_of(command_type, Reason(reason)).value
+    # otherwise left as written: model validation reports what is wrong with it
+    return {**doc, "payload": payload, "schema_version": 2}
+
+
 UPCASTERS: Final[dict[tuple[str, int], Upcaster]] = {
     ("PnLRecorded", 1): _pnl_recorded_v1_to_v2,
+    ("CommandRejected", 1): _rejection_v1_to_v2,
+    ("AllocationError", 1): _rejection_v1_to_v2,
 }
 
 
