@@ -401,8 +401,7 @@ class SimulationRun:
         return RecordPnL(
             type="RecordPnL",
             agent_id=agent_id,
-            amount=amount,
-            currency=self.config.currency,
+            amount=self._money(amount),
             period=arena.day,
             source="simulation",
             **arena.envelope(),

@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 
 from schemas.commands import RecordPnL
 from schemas.fields import AgentId, ArenaId, EpochMillis, FillRef, Period
-from schemas.money import Currency
+from schemas.money import Currency, RequestedMoney
 from schemas.strict_json import non_finite_message, non_finite_number
 
 MAX_LINE_CHARS: Final = 65_536
@@ -115,8 +115,7 @@ def fill_to_command(fill: Fill) -> RecordPnL:
         arena_id=fill.arena_id,
         issued_at=fill.ts_ms,
         agent_id=fill.agent_id,
-        amount=fill.pnl_minor,
-        currency=fill.currency,
+        amount=RequestedMoney(amount=fill.pnl_minor, currency=fill.currency),
         period=fill.period,
         source="trading",
         fill_ref=fill.fill_id,

@@ -17,11 +17,13 @@ What is checked where (the rule: a wrong *type* is a decode error, a well-typed 
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError, model_validator
 
+from schemas.command_versions import UnknownCommandVersion, current_command_version, upcast_command
 from schemas.fields import (
     AgentId,
     ArenaId,
@@ -38,7 +40,7 @@ from schemas.fields import (
     Tier,
 )
 from schemas.genome import WireGenome
-from schemas.money import Currency, RequestedAmount, RequestedMoney
+from schemas.money import Currency, RequestedMoney
 from schemas.policies import EvolutionPolicy, TierPolicies
 from schemas.strict_json import non_finite_message, non_finite_number
 
@@ -53,6 +55,15 @@ class _CommandBase(BaseModel):
     issued_at: EpochMillis
     correlation_id: CorrelationId | None = None
     expected_seq: SeqNo | None = None
+    schema_version: Annotated[StrictInt, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _version_is_current(self) -> _CommandBase:
+        # Older versions were upcast before validation (``parse_command``); what is left must be current.
+        command_type = str(getattr(self, "type", ""))
+        if self.schema_version is not None and self.schema_version != current_command_version(command_type):
+            raise ValueError(f"{command_type} is schema_version {current_command_version(command_type)}")
+        return self
 
 
 class CreateArena(_CommandBase):
@@ -93,10 +104,12 @@ class ReleaseCapital(_CommandBase):
 
 
 class RecordPnL(_CommandBase):
+    """Schema v2: ``amount`` is money with a signed amount (v1, still accepted: a bare integer and a
+    ``currency``; see ``schemas.command_versions``)."""
+
     type: Literal["RecordPnL"]
     agent_id: AgentId
-    amount: RequestedAmount
-    currency: Currency
+    amount: RequestedMoney
     period: Period
     source: PnLSource
     fill_ref: FillRef | None = None
@@ -154,6 +167,7 @@ class DecodeReason(StrEnum):
     MISSING_TYPE = "MISSING_TYPE"
     UNKNOWN_TYPE = "UNKNOWN_TYPE"
     SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
+    UNKNOWN_VERSION = "UNKNOWN_VERSION"
 
 
 class CommandDecodeError(ValueError):
@@ -178,7 +192,30 @@ def parse_command(raw: bytes) -> Command:
     try:
         return COMMAND_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        raise _classify(raw, exc) from None
+        first_error = exc
+    older = _older_version(raw)  # the slow path: only commands that fail as the current version
+    if older is not None:
+        try:
+            return COMMAND_ADAPTER.validate_json(json.dumps(older, ensure_ascii=False))
+        except ValidationError as exc:
+            raise _classify(raw, exc) from None
+    raise _classify(raw, first_error) from None
+
+
+def _older_version(raw: bytes) -> dict[str, object] | None:
+    """The document of ``raw`` brought to the current version, if it was written to an older one."""
+    try:
+        # Decoded as UTF-8 first: json.loads(bytes) would also read UTF-16, UTF-32 and a byte-order mark.
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None  # not UTF-8 or not JSON: classified from the first error
+    if not isinstance(doc, dict):
+        return None
+    try:
+        upgraded = upcast_command(doc)
+    except UnknownCommandVersion as exc:
+        raise CommandDecodeError(DecodeReason.UNKNOWN_VERSION, str(exc)) from None
+    return upgraded if upgraded is not doc else None
 
 
 def _classify(raw: bytes, exc: ValidationError) -> CommandDecodeError:

@@ -40,7 +40,7 @@ from schemas.fields import (
     Sha256Hex,
     Tier,
 )
-from schemas.money import Currency, MinorUnits, Money, PositiveMinorUnits, SignedMinorUnits
+from schemas.money import Currency, MinorUnits, Money, PositiveMinorUnits, SignedMinorUnits, SignedMoney
 from schemas.policies import EvolutionPolicy, TierPolicies
 from schemas.rejections import ErrorKind, Reason
 from schemas.upcasting import JsonDict, current_version, upcast
@@ -105,13 +105,13 @@ class CapitalReleased(BaseModel):
 
 
 class PnLRecorded(BaseModel):
-    """Schema v2 (v1 had no ``source``; see ``schemas.upcasting``)."""
+    """Schema v3: ``amount`` is signed money (v2 had a bare integer and a ``currency``; v1 had no
+    ``source`` either; see ``schemas.upcasting``)."""
 
     model_config = _FROZEN
     type: Literal["PnLRecorded"] = "PnLRecorded"
     agent_id: AgentId
-    amount: SignedMinorUnits
-    currency: Currency
+    amount: SignedMoney
     period: Period
     source: PnLSource
     fill_ref: FillRef | None

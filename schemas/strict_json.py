@@ -37,7 +37,8 @@ def non_finite_number(raw: bytes | str) -> str | None:
     if not any(marker in data for marker in _MARKERS):
         return None
     try:
-        json.loads(raw, parse_constant=_refuse)
+        # Decoded as UTF-8 first: json.loads(bytes) would also read UTF-16, UTF-32 and a byte-order mark.
+        json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw, parse_constant=_refuse)
     except _NonFinite as found:
         return found.token
     except (ValueError, RecursionError):  # not JSON (or not UTF-8) for another reason

@@ -1,4 +1,4 @@
-"""Reading old event versions without rewriting the topic.
+"""Reading old event versions without rewriting the topic (commands: ``schemas.command_versions``).
 
 An upcaster turns the JSON document of one ``(event type, schema_version)`` into the next version.
 ``upcast`` applies them in order until the document reaches the version the current models
@@ -11,6 +11,8 @@ History:
   CommandRejected and AllocationError v1 -> v2: v1 filed each reason under one error kind whatever
   the command; v2 files it under the kind of the reviewed table (``schemas.rejections``), recomputed
   from the ``command_type`` and ``reason`` every v1 rejection carries.
+  PnLRecorded v2 -> v3: v2 carried ``amount`` as a bare signed integer next to ``currency``; v3
+  carries ``amount`` as signed money ``{"amount", "currency"}``, like every other amount.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from schemas.rejections import Reason, kind_of
 JsonDict = dict[str, Any]
 Upcaster = Callable[[JsonDict], JsonDict]
 
-CURRENT_VERSIONS: Final[dict[str, int]] = {"PnLRecorded": 2, "CommandRejected": 2, "AllocationError": 2}
+CURRENT_VERSIONS: Final[dict[str, int]] = {"PnLRecorded": 3, "CommandRejected": 2, "AllocationError": 2}
 DEFAULT_VERSION: Final = 1
 
 
@@ -37,6 +39,13 @@ def _pnl_recorded_v1_to_v2(doc: JsonDict) -> JsonDict:
     return {**doc, "payload": payload, "schema_version": 2}
 
 
+def _pnl_recorded_v2_to_v3(doc: JsonDict) -> JsonDict:
+    payload = dict(doc["payload"])
+    if "amount" in payload and not isinstance(payload["amount"], dict):
+        payload["amount"] = {"amount": payload["amount"], "currency": payload.pop("currency", None)}
+    return {**doc, "payload": payload, "schema_version": 3}
+
+
 def _rejection_v1_to_v2(doc: JsonDict) -> JsonDict:
     payload = dict(doc["payload"])
     command_type, reason = payload.get("command_type"), payload.get("reason")
@@ -48,6 +57,7 @@ def _rejection_v1_to_v2(doc: JsonDict) -> JsonDict:
 
 UPCASTERS: Final[dict[tuple[str, int], Upcaster]] = {
     ("PnLRecorded", 1): _pnl_recorded_v1_to_v2,
+    ("PnLRecorded", 2): _pnl_recorded_v2_to_v3,
     ("CommandRejected", 1): _rejection_v1_to_v2,
     ("AllocationError", 1): _rejection_v1_to_v2,
 }

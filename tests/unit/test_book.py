@@ -11,7 +11,7 @@ from schemas.alerts import Check, ConservationAlert
 from schemas.events import Event, Posting, decode_event_with_digest, digest, encode_event
 from streams.domain import Book
 
-from .builders import EUR, Harness, arena, money, with_agents
+from .builders import Harness, arena, money, with_agents
 
 Doc = dict[str, Any]
 
@@ -19,8 +19,8 @@ Doc = dict[str, Any]
 def _history() -> Harness:
     h = with_agents(arena(funded=1_000_000), "a", "b", allocate=100_000)
     for period in range(3):
-        h.do("RecordPnL", agent_id="a", amount=700, currency=EUR, period=period, source="trading")
-        h.do("RecordPnL", agent_id="b", amount=-300, currency=EUR, period=period, source="trading")
+        h.do("RecordPnL", agent_id="a", amount=money(700), period=period, source="trading")
+        h.do("RecordPnL", agent_id="b", amount=money(-300), period=period, source="trading")
     h.do("WithdrawFunds", amount=money(50_000))
     h.do("RunEvolutionCycle", cycle=1)
     h.do("KillAgent", agent_id="b", reason="x")

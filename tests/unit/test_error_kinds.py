@@ -13,7 +13,7 @@ from schemas.rejections import ErrorKind, Reason, kind_of
 from schemas.upcasting import current_version
 from streams.domain import Outcome
 
-from .builders import EUR, arena, money, with_agents
+from .builders import arena, money, with_agents
 
 
 def _kind(outcome: Outcome) -> tuple[str, ErrorKind]:
@@ -40,7 +40,7 @@ def test_allocating_more_than_the_treasury_is_still_an_allocation_error() -> Non
 
 def test_a_loss_beyond_the_agent_s_balance_is_insufficient_funds_not_a_conservation_error() -> None:
     h = with_agents(arena(), "a", allocate=100)
-    out = h.do("RecordPnL", agent_id="a", amount=-101, currency=EUR, period=1, source="trading")
+    out = h.do("RecordPnL", agent_id="a", amount=money(-101), period=1, source="trading")
     assert _kind(out) == ("LOSS_EXCEEDS_BALANCE", ErrorKind.InsufficientFundsError)
 
 
