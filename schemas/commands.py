@@ -39,7 +39,7 @@ from schemas.fields import (
     SeqNo,
     Tier,
 )
-from schemas.genome import WireGenome
+from schemas.genome import WireGenome, WireGenomeDelta
 from schemas.money import Currency, RequestedMoney
 from schemas.policies import EvolutionPolicy, TierPolicies
 from schemas.strict_json import non_finite_message, non_finite_number
@@ -50,12 +50,26 @@ MAX_COMMAND_BYTES: Final = 1_048_576
 class _CommandBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    command_id: CommandId
-    arena_id: ArenaId
-    issued_at: EpochMillis
-    correlation_id: CorrelationId | None = None
-    expected_seq: SeqNo | None = None
-    schema_version: Annotated[StrictInt, Field(ge=1)] | None = None
+    command_id: CommandId = Field(
+        description="unique per arena and the idempotency key: a command id seen again is dropped "
+        "(remembered for the last evolution_policy.command_id_window commands)"
+    )
+    arena_id: ArenaId = Field(description="the arena; also the Kafka key of the message")
+    issued_at: EpochMillis = Field(
+        description="the command's time: the engine's clock, epoch milliseconds. It becomes the "
+        "occurred_at of every event the command causes (the worker's clock is never used)"
+    )
+    correlation_id: CorrelationId | None = Field(
+        default=None, description="copied to the events (default: the command_id), to follow a flow"
+    )
+    expected_seq: SeqNo | None = Field(
+        default=None, description="optimistic concurrency: refused (SEQ_MISMATCH) unless the arena is at this seq"
+    )
+    schema_version: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        default=None,
+        description="the version of this command's schema the sender wrote (absent: the current one; "
+        "RecordPnL is 2, every other command 1)",
+    )
 
     @model_validator(mode="after")
     def _version_is_current(self) -> _CommandBase:
@@ -69,8 +83,8 @@ class _CommandBase(BaseModel):
 class CreateArena(_CommandBase):
     type: Literal["CreateArena"]
     currency: Currency
-    tier_policy: TierPolicies = Field(default_factory=TierPolicies)
-    evolution_policy: EvolutionPolicy = Field(default_factory=EvolutionPolicy)
+    tier_policy: TierPolicies = TierPolicies()
+    evolution_policy: EvolutionPolicy = EvolutionPolicy()
     seed: Seed
 
 
@@ -109,7 +123,7 @@ class RecordPnL(_CommandBase):
 
     type: Literal["RecordPnL"]
     agent_id: AgentId
-    amount: RequestedMoney
+    amount: RequestedMoney = Field(description="the PnL: amount > 0 a profit, < 0 a loss, in minor units")
     period: Period
     source: PnLSource
     fill_ref: FillRef | None = None
@@ -131,7 +145,7 @@ class MutateAgent(_CommandBase):
     parent_id: AgentId
     child_id: AgentId
     seed: Seed
-    genome_delta: WireGenome | None = None
+    genome_delta: WireGenomeDelta | None = None
 
 
 class RunEvolutionCycle(_CommandBase):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from schemas.money import MAX_MINOR
 
@@ -31,3 +31,18 @@ Sha256Hex = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64
 Tier = Literal["incubator", "proving", "arena"]
 TIERS: tuple[Tier, ...] = ("incubator", "proving", "arena")
 PnLSource = Literal["simulation", "trading"]
+
+
+class SourceRef(BaseModel):
+    """Where a record sits in Kafka: what a dead letter or an alert is about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = Field(default=None, description="the record's Kafka timestamp, epoch ms")
+
+    def where(self) -> str:
+        """``topic[partition]@offset``, the form every message and log line uses."""
+        return f"{self.topic}[{self.partition}]@{self.offset}"

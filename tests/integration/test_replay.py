@@ -128,6 +128,8 @@ def test_an_event_of_an_older_schema_version_replays_through_its_upcaster(
     old = orjson.loads(pnl.model_dump_json())
     old.update(event_id="legacy:0", seq=last.seq + 1, prev_hash=last.hash, causation_id="legacy", schema_version=1)
     del old["payload"]["source"]  # v1 had no source
+    signed = old["payload"]["amount"]  # and, until v3, a bare amount beside the currency
+    old["payload"]["amount"], old["payload"]["currency"] = signed["amount"], signed["currency"]
     old.pop("hash")
     old["hash"] = digest(old)  # hashed over the v1 bytes, as a v1 writer did
     with CommandPublisher(settings, topic=settings.topics.events) as writer:
@@ -136,7 +138,8 @@ def test_an_event_of_an_older_schema_version_replays_through_its_upcaster(
     assert result.audit.passed, [a.message for a in result.audit.alerts] + result.audit.problems
     legacy = result.audit.events[-1]
     assert legacy.event_id == "legacy:0" and isinstance(legacy.payload, PnLRecorded)
-    assert legacy.payload.source == "simulation" and legacy.schema_version == 2
+    assert legacy.payload.source == "simulation" and legacy.schema_version == 3
+    assert legacy.payload.amount == pnl.payload.amount  # type: ignore[union-attr]
     assert result.audit.states[ARENA].last_seq == last.seq + 1
 
 
