@@ -1,4 +1,7 @@
-"""How a replayed state is shown: a compact table for people, full rows as JSON for programs."""
+"""How a replayed state is shown: a compact table for people, full rows as JSON for programs.
+
+Both show the same arenas: every arena on record (``ArenaState.on_record``), created or not.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ def state_json(states: dict[str, ArenaState]) -> dict[str, Any]:
     """Every arena as its persisted rows (the same shape the worker's tables hold)."""
     result: dict[str, Any] = {}
     for arena_id, state in sorted(states.items()):
+        if not state.on_record:
+            continue
         rows = to_rows(state)
         result[arena_id] = {"header": rows.header, "agents": rows.agents}
     return result
@@ -20,7 +25,13 @@ def state_json(states: dict[str, ArenaState]) -> dict[str, Any]:
 def state_table(states: dict[str, ArenaState], *, agents: bool = False) -> str:
     lines: list[str] = []
     for arena_id, state in sorted(states.items()):
+        if not state.on_record:
+            continue
         if not state.exists:
+            lines.append(
+                f"arena {arena_id} (not created)  seq {state.last_seq}  hash {state.last_hash[:16]}…  "
+                f"never created: {state.last_seq} refused command(s), nothing held"
+            )
             continue
         capital = state.capital_by_tier()
         lines.append(f"arena {arena_id} ({state.currency})  seq {state.last_seq}  hash {state.last_hash[:16]}…")
