@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from schemas.money import MAX_MINOR
 
-ArenaId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ARENA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ArenaId = Annotated[str, StringConstraints(strict=True, pattern=ARENA_ID_PATTERN)]
 # ':' is allowed so that ids derived by the core (``c3-0``) and by engines (``pop:7``) both fit.
 AgentId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 CommandId = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128)]

@@ -5,10 +5,12 @@ Both show the same arenas: every arena on record (``ArenaState.on_record``), cre
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from schemas.fields import TIERS
 from streams.domain import ArenaState, to_rows
+from streams.domain.compromise import Compromise
 
 
 def state_json(states: dict[str, ArenaState]) -> dict[str, Any]:
@@ -22,8 +24,12 @@ def state_json(states: dict[str, ArenaState]) -> dict[str, Any]:
     return result
 
 
-def state_table(states: dict[str, ArenaState], *, agents: bool = False) -> str:
+def state_table(
+    states: dict[str, ArenaState], *, agents: bool = False, compromised: Mapping[str, Compromise] | None = None
+) -> str:
+    """One block per arena on record; a compromised arena says so under its first line."""
     lines: list[str] = []
+    incidents = compromised or {}
     for arena_id, state in sorted(states.items()):
         if not state.on_record:
             continue
@@ -32,9 +38,13 @@ def state_table(states: dict[str, ArenaState], *, agents: bool = False) -> str:
                 f"arena {arena_id} (not created)  seq {state.last_seq}  hash {state.last_hash[:16]}…  "
                 f"never created: {state.last_seq} refused command(s), nothing held"
             )
+        else:
+            lines.append(f"arena {arena_id} ({state.currency})  seq {state.last_seq}  hash {state.last_hash[:16]}…")
+        if arena_id in incidents:
+            lines.append(f"  ! COMPROMISED {incidents[arena_id].summary(arena_id)}")
+        if not state.exists:
             continue
         capital = state.capital_by_tier()
-        lines.append(f"arena {arena_id} ({state.currency})  seq {state.last_seq}  hash {state.last_hash[:16]}…")
         lines.append(
             f"  treasury {state.treasury:>16,}   funded {state.funded_total:,}   withdrawn {state.withdrawn_total:,}"
             f"   PnL {state.pnl_total:,}   cycles {state.last_cycle}"
