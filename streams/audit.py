@@ -45,6 +45,11 @@ AUDIT_CHECK_TITLES: Final[dict[AuditCheck, str]] = {
 }
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 event``, ``2 events``, ``1,000 events``: for lines people read."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     check: AuditCheck
@@ -84,8 +89,9 @@ class AuditResult:
 
     def verdict(self) -> str:
         if self.passed:
-            return f"PASS: every check held over {self.event_count:,} events of {len(self.states)} arena(s)"
-        return f"FAIL: {len(self.alerts)} alert(s), {len(self.findings)} other finding(s)"
+            events, arenas = counted(self.event_count, "event"), counted(len(self.states), "arena")
+            return f"PASS: every check held over {events} of {arenas}"
+        return f"FAIL: {counted(len(self.alerts), 'alert')}, {counted(len(self.findings), 'other finding')}"
 
 
 def audit_records(

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
 from schemas.alerts import CHECK_TITLES, Check
-from streams.audit import AUDIT_CHECK_TITLES, AuditCheck, AuditResult
+from streams.audit import AUDIT_CHECK_TITLES, AuditCheck, AuditResult, counted
 from streams.live_state import StateDifference
 
 _WIDTH: Final = 30
@@ -27,7 +27,7 @@ def offsets_text(offsets: Mapping[int, int]) -> str:
 def replay_summary(audit: AuditResult, *, topic: str, end: Mapping[int, int], seconds: float) -> str:
     """The one line a replay ends with: how much, up to where, how long, and the verdict."""
     return (
-        f"replayed {audit.event_count:,} events of {topic} up to {offsets_text(end)} (exclusive) "
+        f"replayed {counted(audit.event_count, 'event')} of {topic} up to {offsets_text(end)} (exclusive) "
         f"in {seconds:.1f}s; {audit.verdict()}"
     )
 
@@ -43,7 +43,7 @@ def audit_lines(
 ) -> Iterator[str]:
     """The audit of the event topic: a header, one row per check, then the evidence of each failure."""
     yield (
-        f"audited {topic}: {audit.event_count:,} events of {len(audit.states)} arena(s), "
+        f"audited {topic}: {counted(audit.event_count, 'event')} of {counted(len(audit.states), 'arena')}, "
         f"offsets {offsets_text(start)} .. {offsets_text(end)} (exclusive), {seconds:.1f}s"
     )
     yield f"  {'check':<{_WIDTH}} result"

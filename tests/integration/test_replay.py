@@ -193,9 +193,9 @@ def test_a_command_to_an_arena_nobody_created_leaves_the_audit_passing_and_the_v
     # not a terminal: no progress for a short read, then one summary with the events read and the end
     (summary,) = printed.err.splitlines()
     partition = partition_for("nope1", settings.partitions)
-    assert summary.startswith(f"replayed 1 events of {settings.topics.events} up to ")
+    assert summary.startswith(f"replayed 1 event of {settings.topics.events} up to ")
     assert f"{partition}:{record.offset + 2}" in summary, "the end as --to takes it (the commit marker included)"
-    assert summary.endswith("PASS: every check held over 1 events of 1 arena(s)")
+    assert summary.endswith("PASS: every check held over 1 event of 1 arena")
     assert main(["replay", "--arena", "nope1", "--json"]) == 0
     document = orjson.loads(capsys.readouterr().out)
     assert list(document["arenas"]) == ["nope1"] and document["arenas"]["nope1"]["header"]["exists"] is False

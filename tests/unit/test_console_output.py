@@ -102,5 +102,5 @@ def test_the_replay_summary_is_one_line_with_the_events_read_and_the_end_as_to_t
     summary = replay_summary(audit, topic="arena.events", end={0: 0, 1: len(raws) + 2}, seconds=0.25)
     assert "\n" not in summary
     assert summary.startswith(f"replayed {len(raws)} events of arena.events up to 0:0,1:{len(raws) + 2} (exclusive)")
-    assert summary.endswith(f"PASS: every check held over {len(raws)} events of 1 arena(s)")
+    assert summary.endswith(f"PASS: every check held over {len(raws)} events of 1 arena")
     assert offsets_text({}) == "(no partition)"
