@@ -26,7 +26,7 @@ from streams.partitioning import partition_for
 from streams.worker_process import WorkerHandle, running_worker
 from tests.integration.histories import arena_commands, core_outcome
 from tests.integration.kafka_io import read_topic
-from tests.unit.builders import command, money
+from tests.unit.builders import command
 
 pytestmark = pytest.mark.integration
 
@@ -52,13 +52,14 @@ def _later_commands(arena: str) -> list[Command]:
             add(
                 "RecordPnL",
                 agent_id=f"a{n}",
-                amount=money((day * 53 + n * 17) % 700 - 300),
+                amount=(day * 53 + n * 17) % 700 - 300,
+                currency="EUR",
                 period=day,
                 source="simulation",
             )
     add("RunEvolutionCycle", cycle=1)
     for n in range(3):
-        add("RecordPnL", agent_id=f"a{n}", amount=money(25), period=7, source="simulation")
+        add("RecordPnL", agent_id=f"a{n}", amount=25, currency="EUR", period=7, source="simulation")
     return cmds
 
 
