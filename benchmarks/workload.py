@@ -91,8 +91,10 @@ def generate(agents: int = 1_000, days: int = 30, seed: int = 1, cycle_every: in
             send(
                 "RecordPnL",
                 agent_id=agent.agent_id,
-                amount=max(amount, -agent.balance) if rng.randrange(1_000) else amount,  # 0.1 % overdraw
-                currency="EUR",
+                amount={
+                    "amount": max(amount, -agent.balance) if rng.randrange(1_000) else amount,  # 0.1 % overdraw
+                    "currency": "EUR",
+                },
                 period=day,
                 source="trading",
                 fill_ref=f"fill-{day}-{agent.agent_id}",

@@ -58,10 +58,10 @@ from schemas.commands import (
 from schemas.events import AllocationError, CommandRejected, Event
 from schemas.fields import ArenaId
 from schemas.money import MAX_MINOR, RequestedMoney
-from schemas.policies import EvolutionPolicy, GraduationThreshold, TierPolicies, TierPolicy
+from schemas.policies import MAX_WINDOW, EvolutionPolicy, GraduationThreshold, TierPolicies, TierPolicy
 from schemas.rejections import Reason
 from streams.domain import ArenaState, execute
-from streams.domain.policy import MAX_WINDOW, policy_problem
+from streams.domain.policy import policy_problem
 
 SIMULATION_VERSION: Final = 1
 """Part of every run's fingerprint: bump it when the generator changes, so old and new runs never share arenas."""
@@ -401,8 +401,7 @@ class SimulationRun:
         return RecordPnL(
             type="RecordPnL",
             agent_id=agent_id,
-            amount=amount,
-            currency=self.config.currency,
+            amount=self._money(amount),
             period=arena.day,
             source="simulation",
             **arena.envelope(),

@@ -51,7 +51,8 @@ from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 
 from schemas.commands import RecordPnL
 from schemas.fields import AgentId, ArenaId, EpochMillis, FillRef, Period
-from schemas.money import Currency
+from schemas.money import Currency, RequestedMoney
+from schemas.strict_json import non_finite_message, non_finite_number
 
 MAX_LINE_CHARS: Final = 65_536
 MAX_KEPT_ERRORS: Final = 10_000
@@ -114,8 +115,7 @@ def fill_to_command(fill: Fill) -> RecordPnL:
         arena_id=fill.arena_id,
         issued_at=fill.ts_ms,
         agent_id=fill.agent_id,
-        amount=fill.pnl_minor,
-        currency=fill.currency,
+        amount=RequestedMoney(amount=fill.pnl_minor, currency=fill.currency),
         period=fill.period,
         source="trading",
         fill_ref=fill.fill_id,
@@ -190,6 +190,9 @@ def parse_fill_line(line: str | bytes, line_no: int) -> RecordPnL | FeedError | 
         return FeedError(
             line_no, FeedErrorReason.TOO_LONG, f"{len(text)} characters, at most {MAX_LINE_CHARS}", _shorten(text)
         )
+    token = non_finite_number(text)
+    if token is not None:
+        return FeedError(line_no, FeedErrorReason.NOT_JSON, non_finite_message(token), _shorten(text))
     try:
         fill = Fill.model_validate_json(text)
     except ValidationError as exc:

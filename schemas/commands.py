@@ -3,10 +3,11 @@
 What is checked where (the rule: a wrong *type* is a decode error, a well-typed but unacceptable
 *value* is a rejection event decided by the pure core):
 
-* Decode errors (``CommandDecodeError`` -> dead-letter topic): bytes that are not UTF-8 or not JSON,
-  a missing or unknown ``type``, unknown fields, missing fields, wrong JSON types (a float, bool or
-  string where an integer belongs, even ``1.0``), and technical fields out of shape: ids that do not
-  match their pattern, negative or inexact (> 2**53 - 1) timestamps, seqs, seeds, periods and cycle
+* Decode errors (``CommandDecodeError`` -> dead-letter topic): bytes that are not UTF-8 or not JSON
+  (RFC 8259: ``NaN`` and ``Infinity`` are not JSON, see ``schemas.strict_json``), a missing or
+  unknown ``type``, unknown fields, missing fields, wrong JSON types (a float, bool or string where
+  an integer belongs, even ``1.0``), and technical fields out of shape: ids that do not match their
+  pattern, negative or inexact (> 2**53 - 1) timestamps, seqs, seeds, periods and cycle
   numbers, an unknown tier or PnL source.
 * Rejection events (decided by ``streams.domain.decide``): amounts that are negative, zero where a
   movement is required, above ``MAX_MINOR`` or that would overflow a balance (``AMOUNT_OUT_OF_RANGE``),
@@ -16,11 +17,13 @@ What is checked where (the rule: a wrong *type* is a decode error, a well-typed 
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError, model_validator
 
+from schemas.command_versions import UnknownCommandVersion, current_command_version, upcast_command
 from schemas.fields import (
     AgentId,
     ArenaId,
@@ -36,9 +39,10 @@ from schemas.fields import (
     SeqNo,
     Tier,
 )
-from schemas.genome import WireGenome
-from schemas.money import Currency, RequestedAmount, RequestedMoney
+from schemas.genome import WireGenome, WireGenomeDelta
+from schemas.money import Currency, RequestedMoney
 from schemas.policies import EvolutionPolicy, TierPolicies
+from schemas.strict_json import non_finite_message, non_finite_number
 
 MAX_COMMAND_BYTES: Final = 1_048_576
 
@@ -46,18 +50,41 @@ MAX_COMMAND_BYTES: Final = 1_048_576
 class _CommandBase(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    command_id: CommandId
-    arena_id: ArenaId
-    issued_at: EpochMillis
-    correlation_id: CorrelationId | None = None
-    expected_seq: SeqNo | None = None
+    command_id: CommandId = Field(
+        description="unique per arena and the idempotency key: a command id seen again is dropped "
+        "(remembered for the last evolution_policy.command_id_window commands)"
+    )
+    arena_id: ArenaId = Field(description="the arena; also the Kafka key of the message")
+    issued_at: EpochMillis = Field(
+        description="the command's time: the engine's clock, epoch milliseconds. It becomes the "
+        "occurred_at of every event the command causes (the worker's clock is never used)"
+    )
+    correlation_id: CorrelationId | None = Field(
+        default=None, description="copied to the events (default: the command_id), to follow a flow"
+    )
+    expected_seq: SeqNo | None = Field(
+        default=None, description="optimistic concurrency: refused (SEQ_MISMATCH) unless the arena is at this seq"
+    )
+    schema_version: Annotated[StrictInt, Field(ge=1)] | None = Field(
+        default=None,
+        description="the version of this command's schema the sender wrote (absent: the current one; "
+        "RecordPnL is 2, every other command 1)",
+    )
+
+    @model_validator(mode="after")
+    def _version_is_current(self) -> _CommandBase:
+        # Older versions were upcast before validation (``parse_command``); what is left must be current.
+        command_type = str(getattr(self, "type", ""))
+        if self.schema_version is not None and self.schema_version != current_command_version(command_type):
+            raise ValueError(f"{command_type} is schema_version {current_command_version(command_type)}")
+        return self
 
 
 class CreateArena(_CommandBase):
     type: Literal["CreateArena"]
     currency: Currency
-    tier_policy: TierPolicies = Field(default_factory=TierPolicies)
-    evolution_policy: EvolutionPolicy = Field(default_factory=EvolutionPolicy)
+    tier_policy: TierPolicies = TierPolicies()
+    evolution_policy: EvolutionPolicy = EvolutionPolicy()
     seed: Seed
 
 
@@ -91,10 +118,12 @@ class ReleaseCapital(_CommandBase):
 
 
 class RecordPnL(_CommandBase):
+    """Schema v2: ``amount`` is money with a signed amount (v1, still accepted: a bare integer and a
+    ``currency``; see ``schemas.command_versions``)."""
+
     type: Literal["RecordPnL"]
     agent_id: AgentId
-    amount: RequestedAmount
-    currency: Currency
+    amount: RequestedMoney = Field(description="the PnL: amount > 0 a profit, < 0 a loss, in minor units")
     period: Period
     source: PnLSource
     fill_ref: FillRef | None = None
@@ -116,7 +145,7 @@ class MutateAgent(_CommandBase):
     parent_id: AgentId
     child_id: AgentId
     seed: Seed
-    genome_delta: WireGenome | None = None
+    genome_delta: WireGenomeDelta | None = None
 
 
 class RunEvolutionCycle(_CommandBase):
@@ -152,6 +181,7 @@ class DecodeReason(StrEnum):
     MISSING_TYPE = "MISSING_TYPE"
     UNKNOWN_TYPE = "UNKNOWN_TYPE"
     SCHEMA_VIOLATION = "SCHEMA_VIOLATION"
+    UNKNOWN_VERSION = "UNKNOWN_VERSION"
 
 
 class CommandDecodeError(ValueError):
@@ -170,10 +200,36 @@ def parse_command(raw: bytes) -> Command:
     """Decode and validate one command message in a single pass (pydantic-core's JSON parser)."""
     if len(raw) > MAX_COMMAND_BYTES:
         raise CommandDecodeError(DecodeReason.TOO_LARGE, f"{len(raw)} bytes exceeds the limit of {MAX_COMMAND_BYTES}")
+    token = non_finite_number(raw)
+    if token is not None:
+        raise CommandDecodeError(DecodeReason.INVALID_JSON, non_finite_message(token))
     try:
         return COMMAND_ADAPTER.validate_json(raw)
     except ValidationError as exc:
-        raise _classify(raw, exc) from None
+        first_error = exc
+    older = _older_version(raw)  # the slow path: only commands that fail as the current version
+    if older is not None:
+        try:
+            return COMMAND_ADAPTER.validate_json(json.dumps(older, ensure_ascii=False))
+        except ValidationError as exc:
+            raise _classify(raw, exc) from None
+    raise _classify(raw, first_error) from None
+
+
+def _older_version(raw: bytes) -> dict[str, object] | None:
+    """The document of ``raw`` brought to the current version, if it was written to an older one."""
+    try:
+        # Decoded as UTF-8 first: json.loads(bytes) would also read UTF-16, UTF-32 and a byte-order mark.
+        doc = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None  # not UTF-8 or not JSON: classified from the first error
+    if not isinstance(doc, dict):
+        return None
+    try:
+        upgraded = upcast_command(doc)
+    except UnknownCommandVersion as exc:
+        raise CommandDecodeError(DecodeReason.UNKNOWN_VERSION, str(exc)) from None
+    return upgraded if upgraded is not doc else None
 
 
 def _classify(raw: bytes, exc: ValidationError) -> CommandDecodeError:

@@ -40,7 +40,7 @@ from schemas.fields import (
     Sha256Hex,
     Tier,
 )
-from schemas.money import Currency, MinorUnits, Money, PositiveMinorUnits, SignedMinorUnits
+from schemas.money import Currency, MinorUnits, Money, PositiveMinorUnits, SignedMinorUnits, SignedMoney
 from schemas.policies import EvolutionPolicy, TierPolicies
 from schemas.rejections import ErrorKind, Reason
 from schemas.upcasting import JsonDict, current_version, upcast
@@ -49,14 +49,32 @@ GENESIS_HASH: Final = "0" * 64
 _FROZEN = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
 
 
+ACCOUNT_PATTERN: Final = r"^(external|market|treasury|agent:[A-Za-z0-9][A-Za-z0-9_.:-]{0,63})$"
+_ACCOUNT = (
+    "an account of the arena: 'external' (the world that funds and withdraws), 'market' (the "
+    "counterparty of PnL), 'treasury' (unallocated cash) or 'agent:<agent_id>' (capital allocated to "
+    "an agent, its PnL included). A reader of this project accepts any other name in order to report it "
+    "as UNKNOWN_ACCOUNT"
+)
+
+
 class Posting(BaseModel):
-    """One double-entry movement: the debited account gains ``amount``, the credited one loses it."""
+    """One double-entry movement of ``amount`` from ``credit`` to ``debit``.
+
+    Sign convention: an account's balance is the sum of the amounts it was debited minus the sum it
+    was credited. ``treasury`` and ``agent:<id>`` never go below zero; ``external`` and ``market`` go
+    negative as money comes in (funding, profits), so the balances of an arena always sum to zero.
+    """
 
     model_config = _FROZEN
 
-    debit: str
-    credit: str
-    amount: PositiveMinorUnits
+    debit: str = Field(
+        description="the account that gains amount; " + _ACCOUNT, json_schema_extra={"pattern": ACCOUNT_PATTERN}
+    )
+    credit: str = Field(
+        description="the account that loses amount; " + _ACCOUNT, json_schema_extra={"pattern": ACCOUNT_PATTERN}
+    )
+    amount: PositiveMinorUnits = Field(description="minor units, at least 1")
 
 
 class ArenaCreated(BaseModel):
@@ -105,13 +123,13 @@ class CapitalReleased(BaseModel):
 
 
 class PnLRecorded(BaseModel):
-    """Schema v2 (v1 had no ``source``; see ``schemas.upcasting``)."""
+    """Schema v3: ``amount`` is signed money (v2 had a bare integer and a ``currency``; v1 had no
+    ``source`` either; see ``schemas.upcasting``)."""
 
     model_config = _FROZEN
     type: Literal["PnLRecorded"] = "PnLRecorded"
     agent_id: AgentId
-    amount: SignedMinorUnits
-    currency: Currency
+    amount: SignedMoney
     period: Period
     source: PnLSource
     fill_ref: FillRef | None
@@ -262,18 +280,28 @@ PAYLOAD_MODELS: Final[tuple[type[BaseModel], ...]] = (
 class Event(BaseModel):
     model_config = _FROZEN
 
-    event_id: str
-    arena_id: ArenaId
-    seq: Annotated[int, Field(strict=True, ge=1)]
-    type: EventType
-    schema_version: Annotated[int, Field(strict=True, ge=1)]
-    causation_id: CommandId
-    correlation_id: str
-    occurred_at: EpochMillis
-    postings: tuple[Posting, ...]
+    event_id: str = Field(description="'<causation_id>:<index>': the same for a retried command")
+    arena_id: ArenaId = Field(description="the arena; also the Kafka key of the record")
+    seq: Annotated[int, Field(strict=True, ge=1)] = Field(description="per arena, contiguous from 1")
+    type: EventType = Field(description="repeats payload.type, to route without reading the payload")
+    schema_version: Annotated[int, Field(strict=True, ge=1)] = Field(
+        description="the version of this event type's schema it was written in; older ones are read "
+        "through upcasters (see schemas/README.md)"
+    )
+    causation_id: CommandId = Field(description="the command_id of the command that caused the event")
+    correlation_id: str = Field(description="the command's correlation_id, or its command_id")
+    occurred_at: EpochMillis = Field(
+        description="the event's time: the issued_at of the command that caused it (engine time, epoch "
+        "milliseconds), never the worker's clock, so a replay is deterministic; when the worker wrote "
+        "the event is the record's Kafka timestamp"
+    )
+    postings: tuple[Posting, ...] = Field(description="the money the event moves; empty when it moves none")
     payload: Payload
-    prev_hash: Sha256Hex
-    hash: Sha256Hex
+    prev_hash: Sha256Hex = Field(description="the hash of the arena's previous event; 64 zeros for seq 1")
+    hash: Sha256Hex = Field(
+        description="SHA-256 (hex) of the event's canonical bytes: the document without 'hash', keys "
+        "sorted, no whitespace, UTF-8 (see schemas/README.md, 'The hash chain')"
+    )
 
     @model_validator(mode="after")
     def _type_and_version_agree(self) -> Event:

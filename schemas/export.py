@@ -4,8 +4,9 @@
 exits 1 listing the files that differ from what the models describe (a unit test runs the same
 comparison, so a model change without a re-export fails the build).
 
-Commands are exported in validation mode (what a producer may send); events and alerts in
-serialization mode (what a consumer will read: fields with defaults are always present).
+Commands are exported in validation mode (what a producer may send); events, alerts and dead
+letters in serialization mode (what a consumer will read: fields with defaults are always present).
+``schemas/README.md`` is the page that explains them.
 Formatting is stable: sorted keys, two-space indent, UTF-8, trailing newline.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Final
 
 from schemas.alerts import ConservationAlert
 from schemas.commands import COMMAND_ADAPTER
+from schemas.dead_letters import DeadLetter
 from schemas.events import Event
 
 SCHEMA_DIR: Final = Path(__file__).resolve().parent / "json"
@@ -46,6 +48,11 @@ def documents() -> dict[str, dict[str, Any]]:
             ConservationAlert.model_json_schema(mode="serialization"),
             "ConservationAlert",
             "A message on arena.alerts raised by the ledger book.",
+        ),
+        "dead_letter.schema.json": _titled(
+            DeadLetter.model_json_schema(mode="serialization"),
+            "DeadLetter",
+            "A message on arena.commands.dlq: a message that never became a command, with why and where from.",
         ),
     }
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from schemas.money import MAX_MINOR
 
-ArenaId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+ARENA_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+ArenaId = Annotated[str, StringConstraints(strict=True, pattern=ARENA_ID_PATTERN)]
 # ':' is allowed so that ids derived by the core (``c3-0``) and by engines (``pop:7``) both fit.
 AgentId = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")]
 CommandId = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=128)]
@@ -31,3 +32,18 @@ Sha256Hex = Annotated[str, StringConstraints(strict=True, pattern=r"^[0-9a-f]{64
 Tier = Literal["incubator", "proving", "arena"]
 TIERS: tuple[Tier, ...] = ("incubator", "proving", "arena")
 PnLSource = Literal["simulation", "trading"]
+
+
+class SourceRef(BaseModel):
+    """Where a record sits in Kafka: what a dead letter or an alert is about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None = Field(default=None, description="the record's Kafka timestamp, epoch ms")
+
+    def where(self) -> str:
+        """``topic[partition]@offset``, the form every message and log line uses."""
+        return f"{self.topic}[{self.partition}]@{self.offset}"

@@ -10,8 +10,13 @@ Two families of types live here because commands and events trust different thin
   amount is well-typed, so it is not a malformed message; the pure core rejects it with
   ``AMOUNT_OUT_OF_RANGE`` and that rejection becomes an event the sender can see. A float (even
   ``1.0``), a bool or a string is the wrong *type* and fails decoding (dead letter).
-* ``MinorUnits`` / ``SignedMinorUnits`` / ``Money`` (events): bounded, because the core only emits
-  amounts it has checked.
+* ``MinorUnits`` / ``SignedMinorUnits`` / ``Money`` / ``SignedMoney`` (events): bounded, because the
+  core only emits amounts it has checked.
+
+Every amount on the wire is an object ``{"amount": <int>, "currency": "<ISO code>"}``; a PnL is the
+same object with a signed amount (``RecordPnL`` before command schema v2 and ``PnLRecorded`` before
+event schema v3 carried a bare signed integer next to a separate ``currency``; see
+``schemas.upcasting``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,15 @@ class Money(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     amount: MinorUnits
+    currency: Currency
+
+
+class SignedMoney(BaseModel):
+    """A signed change the core has range-checked (a PnL: positive is a profit, negative a loss)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    amount: SignedMinorUnits
     currency: Currency
 
 

@@ -98,10 +98,11 @@ class ArenaStore:
         self._cache[arena] = after
 
     def arenas(self) -> dict[str, ArenaState]:
-        """Every arena this store owns, decoded (for read-only queries and audits)."""
+        """Every arena on record this store owns, decoded (for read-only queries and audits); see
+        ``ArenaState.on_record`` for why an arena that was never created is one of them."""
         if not self._loaded:
             self._load_all()
-        return {arena: state for arena, state in self._cache.items() if state.exists}
+        return {arena: state for arena, state in self._cache.items() if state.on_record}
 
     def _load_all(self) -> None:
         """One pass over the tables rebuilds every owned arena: O(rows) once per rebalance, not per command."""

@@ -1,66 +1,26 @@
-"""What a dead-lettered command looks like on `arena.commands.dlq`.
+"""Building a dead letter for `arena.commands.dlq` (its wire model is `schemas.dead_letters`).
 
-A dead letter must let a person see at a glance why a message was refused and let a program
-re-publish it byte for byte: so it carries a machine reason, a human message, where the message came
-from (topic, partition, offset, timestamp), and the original key and value in base64 (they may not
-be text at all), plus a text preview when they are.
+The original key and value are embedded in base64 so a program can re-publish them byte for byte,
+unless they are too big for one record: then size, SHA-256 and source offset identify them instead.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from enum import StrEnum
 from typing import Final
 
 import orjson
-from pydantic import BaseModel, ConfigDict
 
 from schemas.commands import DecodeReason
+from schemas.dead_letters import DeadLetter, RoutingReason, decode_dead_letter
+from schemas.fields import SourceRef
+
+__all__ = ["MAX_EMBEDDED_BYTES", "DeadLetter", "RoutingReason", "SourceRef", "dead_letter", "decode_dead_letter"]
 
 _PREVIEW_CHARS: Final = 512
 # Embedded as base64 (x4/3) below Kafka's default 1 MB record limit, with room for the rest.
 MAX_EMBEDDED_BYTES: Final = 512 * 1024
-
-
-class RoutingReason(StrEnum):
-    """Refusals that are about where a well-formed command arrived, not about its content."""
-
-    NULL_KEY = "NULL_KEY"
-    NULL_VALUE = "NULL_VALUE"
-    KEY_MISMATCH = "KEY_MISMATCH"
-    WRONG_PARTITION = "WRONG_PARTITION"
-    PROCESSING_ERROR = "PROCESSING_ERROR"
-
-
-class SourceRef(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None = None
-
-
-class DeadLetter(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reason: str
-    message: str
-    source: SourceRef
-    key_b64: str | None
-    value_b64: str | None
-    key_preview: str | None
-    value_preview: str | None
-    value_bytes: int | None = None
-    value_sha256: str | None = None
-    value_omitted: bool = False  # too big to embed: fetch it from `source`
-
-    def original_value(self) -> bytes | None:
-        return None if self.value_b64 is None else base64.b64decode(self.value_b64)
-
-    def original_key(self) -> bytes | None:
-        return None if self.key_b64 is None else base64.b64decode(self.key_b64)
 
 
 def dead_letter(
@@ -81,10 +41,6 @@ def dead_letter(
         value_omitted=omitted,
     )
     return orjson.dumps(letter.model_dump(mode="json"))
-
-
-def decode_dead_letter(raw: bytes) -> DeadLetter:
-    return DeadLetter.model_validate_json(raw)
 
 
 def _b64(data: bytes | None) -> str | None:

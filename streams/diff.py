@@ -90,5 +90,5 @@ def diff_arenas(
         elif isinstance(payload, AgentMutated):
             diff.mutated.append((payload.parent_id, payload.child_id))
         elif isinstance(payload, PnLRecorded):
-            diff.pnl_by_agent[payload.agent_id] = diff.pnl_by_agent.get(payload.agent_id, 0) + payload.amount
+            diff.pnl_by_agent[payload.agent_id] = diff.pnl_by_agent.get(payload.agent_id, 0) + payload.amount.amount
     return list(diffs.values())

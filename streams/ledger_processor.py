@@ -4,27 +4,30 @@ The ledger processor is the second, independent witness of the money. It owns it
 in its own tables, never the command processor's state), rebuilds them from postings only through
 the pure book (streams/domain/book.py), and turns every failed check into a `ConservationAlert`.
 Like the arena store, it writes only what an event changed: the arena's head row and the accounts
-the event's postings touched.
+the event's postings touched. An arena's integrity incidents (``streams.domain.compromise``) live in
+its head row, so a restarted or rebalanced worker keeps holding a compromised arena quietly instead
+of announcing it again.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.alerts import Check, ConservationAlert, encode_alert
+from schemas.alerts import ConservationAlert, encode_alert
 from schemas.events import EventDecodeError, decode_event_with_digest
+from schemas.fields import SourceRef
 from streams.arena_store import SEP
 from streams.domain import ArenaBook, Book, touched_agents
 from streams.domain.accounts import AGENT_PREFIX
+from streams.domain.book import UNKNOWN_ARENA, arena_of_key
+from streams.domain.compromise import Compromise
+
+__all__ = ["UNKNOWN_ARENA", "LedgerCounters", "LedgerProcessor", "LedgerStore", "Undecodable", "encode_alerts"]
 
 JsonTable = MutableMapping[str, Any]
-
-_ARENA_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-UNKNOWN_ARENA = "unknown-arena"  # for alerts about records whose key is not an arena id
 
 _HEAD_FIELDS = ("last_seq", "last_hash", "treasury", "agents_total", "funded", "withdrawn", "pnl")
 
@@ -73,6 +76,8 @@ class LedgerStore:
             arena_book = book.arena(arena)
             for name in _HEAD_FIELDS:
                 setattr(arena_book, name, head[name])
+            compromise = head.get("compromise")  # absent from rows written before incidents were kept
+            arena_book.compromise = Compromise.from_row(compromise) if compromise else None
             for account, (balance, tier) in rows.get(arena, {}).items():
                 if balance is not None:
                     arena_book.balances[account] = int(balance)
@@ -94,7 +99,9 @@ class LedgerStore:
 
     def save(self, arena_book: ArenaBook, accounts: set[str]) -> None:
         arena = arena_book.arena_id
-        self._heads[arena] = {name: getattr(arena_book, name) for name in _HEAD_FIELDS}
+        head = {name: getattr(arena_book, name) for name in _HEAD_FIELDS}
+        head["compromise"] = arena_book.compromise.row() if arena_book.compromise else None
+        self._heads[arena] = head
         for account in accounts:
             is_agent = account.startswith(AGENT_PREFIX)
             tier = arena_book.agent_tiers.get(account.removeprefix(AGENT_PREFIX)) if is_agent else None
@@ -111,39 +118,30 @@ class LedgerProcessor:
     ) -> tuple[ConservationAlert, ...]:
         """Apply one event to the book; return its alerts (the agent sends them, encoded, to arena.alerts)."""
         book = self.store.ensure_loaded()
+        source = SourceRef(topic=topic, partition=partition, offset=offset)
         try:
             if value is None:
                 raise EventDecodeError("a record without a value")
             event, digest = decode_event_with_digest(value)
         except EventDecodeError as exc:
             self.counters.undecodable.append(Undecodable(partition, offset, str(exc)))
-            self.counters.alerts += 1
-            return (_undecodable_alert(key, str(exc), topic=topic, partition=partition, offset=offset),)
+            arena = arena_of_key(key)
+            if arena is not None and not self.store.matches_table(arena):
+                book = self.store.reload()
+            alerts = book.unreadable(arena, str(exc), source)
+            if arena is not None:
+                self.store.save(book.arena(arena), set())
+            self.counters.alerts += len(alerts)
+            return tuple(alerts)
         self.counters.events += 1
         if not self.store.matches_table(event.arena_id):
             book = self.store.reload()
-        alerts = book.apply(event, digest)
+        alerts = book.apply(event, digest, source)
         touched = {account for posting in event.postings for account in (posting.debit, posting.credit)}
         touched.update(AGENT_PREFIX + agent_id for agent_id in touched_agents(event))
-        self.store.save(book.arena(event.arena_id), touched)
+        self.store.save(book.arena(event.arena_id), touched if book.applied(event) else set())
         self.counters.alerts += len(alerts)
         return tuple(alerts)
-
-
-def _undecodable_alert(key: bytes | None, error: str, *, topic: str, partition: int, offset: int) -> ConservationAlert:
-    """An event that cannot be read is a hole in the record: the book cannot vouch for anything after it."""
-    arena = key.decode("utf-8", errors="replace") if key is not None else ""
-    where = f"{topic}[{partition}]@{offset}"
-    return ConservationAlert(
-        alert_id=f"{where}:{Check.UNDECODABLE_EVENT.value}",
-        arena_id=arena if _ARENA_ID.fullmatch(arena) else UNKNOWN_ARENA,
-        check=Check.UNDECODABLE_EVENT,
-        event_id=where,
-        seq=0,
-        expected="a readable event",
-        actual=error[:500],
-        message=f"the record at {where} is not a readable event; later checks of this arena may be unreliable",
-    )
 
 
 def encode_alerts(alerts: tuple[ConservationAlert, ...]) -> list[bytes]:

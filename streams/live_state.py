@@ -70,10 +70,14 @@ class StateDifference:
 
 
 def compare(rebuilt: dict[str, ArenaState], live: dict[str, ArenaState]) -> list[StateDifference]:
+    """Differences between the replayed and the live arenas on record (``ArenaState.on_record``): an
+    arena that was never created but has rejections is compared like any other, seq, hash and all."""
     found: list[StateDifference] = []
-    for arena in sorted(set(rebuilt) | set(live)):
-        a, b = rebuilt.get(arena), live.get(arena)
-        if a is None or not a.exists:
+    replayed = {arena: state for arena, state in rebuilt.items() if state.on_record}
+    held = {arena: state for arena, state in live.items() if state.on_record}
+    for arena in sorted(set(replayed) | set(held)):
+        a, b = replayed.get(arena), held.get(arena)
+        if a is None:
             found.append(StateDifference(arena, "in the live tables but not in the event topic"))
             continue
         if b is None:

@@ -27,6 +27,7 @@ from streams.partitioning import partition_for
 from streams.topic_reader import end_offsets, partitions_of, read_snapshot, start_offsets
 
 _OFFSETS = re.compile(r"^\d+:\d+(,\d+:\d+)*$")
+_RECORD = re.compile(r"^(?:[^\[\]]*\[)?(\d+)\]?@(\d+)$")
 
 
 class PointError(ValueError):
@@ -72,6 +73,14 @@ def parse_point(text: str) -> Point:
     if instant.tzinfo is None:
         raise PointError(f"{text!r} has no time zone; add Z or an offset such as +01:00")
     return Point("time", time_ms=int(instant.timestamp() * 1000))
+
+
+def parse_record(text: str) -> tuple[int, int]:
+    """(partition, offset) of one record: ``1@15``, or as alerts print it, ``arena.events[1]@15``."""
+    found = _RECORD.match(text.strip())
+    if found is None:
+        raise PointError(f"{text!r} is not a record: use PARTITION@OFFSET, such as 1@15 or arena.events[1]@15")
+    return int(found.group(1)), int(found.group(2))
 
 
 def resolve(settings: Settings, topic: str, point: Point, *, as_end: bool) -> dict[int, int]:
@@ -122,9 +131,13 @@ def replay(
     end: Point = LATEST,
     arena: str | None = None,
     keep_events: bool = True,
+    disowned: frozenset[tuple[int, int]] = frozenset(),
     progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
-    """Fold the events between `start` and `end` (through the book and `evolve`) into states."""
+    """Fold the events between `start` and `end` (through the book and `evolve`) into states.
+
+    `disowned`: (partition, offset) of records to leave out, see `streams.audit`.
+    """
     topic = settings.topics.events
     began = time.monotonic()
     first = resolve(settings, topic, start, as_end=False)
@@ -136,5 +149,5 @@ def replay(
     records = read_snapshot(settings, topic, start=first, stop=last, progress=progress)
     if arena is not None:
         records = (r for r in records if r.key == arena.encode())
-    result = audit_records(records, keep_events=keep_events)
+    result = audit_records(records, topic=topic, keep_events=keep_events, disowned=disowned)
     return ReplayResult(audit=result, start=first, end=last, seconds=time.monotonic() - began)

@@ -1,29 +1,50 @@
-"""How a replayed state is shown: a compact table for people, full rows as JSON for programs."""
+"""How a replayed state is shown: a compact table for people, full rows as JSON for programs.
+
+Both show the same arenas: every arena on record (``ArenaState.on_record``), created or not.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from schemas.fields import TIERS
 from streams.domain import ArenaState, to_rows
+from streams.domain.compromise import Compromise
 
 
 def state_json(states: dict[str, ArenaState]) -> dict[str, Any]:
     """Every arena as its persisted rows (the same shape the worker's tables hold)."""
     result: dict[str, Any] = {}
     for arena_id, state in sorted(states.items()):
+        if not state.on_record:
+            continue
         rows = to_rows(state)
         result[arena_id] = {"header": rows.header, "agents": rows.agents}
     return result
 
 
-def state_table(states: dict[str, ArenaState], *, agents: bool = False) -> str:
+def state_table(
+    states: dict[str, ArenaState], *, agents: bool = False, compromised: Mapping[str, Compromise] | None = None
+) -> str:
+    """One block per arena on record; a compromised arena says so under its first line."""
     lines: list[str] = []
+    incidents = compromised or {}
     for arena_id, state in sorted(states.items()):
+        if not state.on_record:
+            continue
+        if not state.exists:
+            lines.append(
+                f"arena {arena_id} (not created)  seq {state.last_seq}  hash {state.last_hash[:16]}…  "
+                f"never created: {state.last_seq} refused command(s), nothing held"
+            )
+        else:
+            lines.append(f"arena {arena_id} ({state.currency})  seq {state.last_seq}  hash {state.last_hash[:16]}…")
+        if arena_id in incidents:
+            lines.append(f"  ! COMPROMISED {incidents[arena_id].summary(arena_id)}")
         if not state.exists:
             continue
         capital = state.capital_by_tier()
-        lines.append(f"arena {arena_id} ({state.currency})  seq {state.last_seq}  hash {state.last_hash[:16]}…")
         lines.append(
             f"  treasury {state.treasury:>16,}   funded {state.funded_total:,}   withdrawn {state.withdrawn_total:,}"
             f"   PnL {state.pnl_total:,}   cycles {state.last_cycle}"

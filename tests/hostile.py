@@ -183,8 +183,7 @@ def arena_history(arena: str, salt: int) -> list[dict[str, Any]]:
                     arena,
                     cid(len(docs)),
                     agent_id=f"a{n}",
-                    amount=pnl,
-                    currency=CURRENCY,
+                    amount=_money(pnl),
                     period=day,
                     source="trading",
                     fill_ref=f"{arena}-fill-{day}-{n}",
@@ -217,8 +216,7 @@ def _sample(rng: random.Random, arena: str, command_id: str) -> dict[str, Any]:
             arena,
             command_id,
             agent_id=agent,
-            amount=rng.randint(-500, 500),
-            currency=CURRENCY,
+            amount=_money(rng.randint(-500, 500)),
             period=rng.randint(0, 50),
             source="simulation",
         ),
@@ -323,6 +321,10 @@ def _not_json(d: _Draw) -> Hostile:
         b'{"type":"FundArena","amount":1' + b"0" * 5000 + b"}",  # a number no parser holds
         b'{"type":"FundArena",}',
         b"\x00",
+        # RFC 8259 has no non-finite numbers, though Python's and pydantic-core's parsers read them
+        good.replace(b'"issued_at":', b'"issued_at":NaN,"was":', 1),
+        good.replace(b'"issued_at":', b'"issued_at":Infinity,"was":', 1),
+        good.replace(b'"issued_at":', b'"issued_at":-Infinity,"was":', 1),
     ]
     return d.dead(d.rng.choice(choices))
 
@@ -386,9 +388,12 @@ def _missing_field(d: _Draw) -> Hostile:
 def _float_money(d: _Draw) -> Hostile:
     number = d.rng.choice(["12.5", "100.0", "1e3", "-0.0", "1e400", "0.1", "9007199254740991.0", "-250.75"])
     type_ = d.rng.choice(["FundArena", "WithdrawFunds", "AllocateCapital", "ReleaseCapital", "RecordPnL"])
-    if type_ == "RecordPnL":
+    if type_ == "RecordPnL" and d.rng.random() < 0.5:  # v1 form: a bare amount (still accepted)
         doc = d.doc(type_, agent_id="a0", amount=0, currency=CURRENCY, period=1, source="trading")
         return d.dead(_with_number(doc, ("amount",), number))
+    if type_ == "RecordPnL":
+        doc = d.doc(type_, agent_id="a0", amount=_money(0), period=1, source="trading")
+        return d.dead(_with_number(doc, ("amount", "amount"), number))
     doc = d.doc(type_, amount=_money(0))
     if type_ in ALLOCATION_COMMANDS:
         doc["agent_id"] = "a0"
@@ -468,6 +473,7 @@ def _huge_amount(d: _Draw) -> Hostile:
     amount = d.rng.choice([MAX_MINOR + 1, 2**53, 2**63 - 1, 2**63, 2**64 + 1, 10**30, 10**400])
     if d.rng.random() < 0.3:  # |PnL| is judged after the agent: a0 is alive in every arena
         signed = amount if d.rng.random() < 0.5 else -amount
+        # RecordPnL v1 (a bare amount beside the currency): still accepted, see schemas.command_versions
         return d.rejected(
             d.doc("RecordPnL", agent_id="a0", amount=signed, currency=CURRENCY, period=7, source="simulation")
         )
@@ -478,9 +484,7 @@ def _overflow_amount(d: _Draw) -> Hostile:
     """In range on its own, but the arena already holds capital: a total would pass MAX_MINOR."""
     if d.rng.random() < 0.5:
         return d.rejected(d.doc("FundArena", amount=_money(MAX_MINOR - d.rng.randint(0, 100))))
-    return d.rejected(
-        d.doc("RecordPnL", agent_id="a0", amount=MAX_MINOR, currency=CURRENCY, period=9, source="trading")
-    )
+    return d.rejected(d.doc("RecordPnL", agent_id="a0", amount=_money(MAX_MINOR), period=9, source="trading"))
 
 
 def _oversized_genome(d: _Draw) -> Hostile:
@@ -525,7 +529,7 @@ def _unknown_arena(d: _Draw) -> Hostile:
         "ReleaseCapital": {"agent_id": "a0", "amount": _money(100)},
         "SpawnAgent": {"agent_id": "a0", "genome": {"risk": 1}},
         "KillAgent": {"agent_id": "a0", "reason": "x"},
-        "RecordPnL": {"agent_id": "a0", "amount": 1, "currency": CURRENCY, "period": 1, "source": "trading"},
+        "RecordPnL": {"agent_id": "a0", "amount": _money(1), "period": 1, "source": "trading"},
     }
     type_ = d.rng.choice(sorted(by_type))
     return d.rejected(_doc(type_, ghost, d.cid, **by_type[type_]), arena=ghost)

@@ -17,7 +17,8 @@ Folding
     ``ArenaState.empty(arena_id)``  the state before an arena's first event
 
 Auditing
-    ``Book().apply(event, digest=None) -> list[ConservationAlert]``  balances from postings only
+    ``Book().apply(event, digest=None, source=None) -> list[ConservationAlert]``  balances from postings
+                                             only; a refused record compromises its arena (``compromise``)
     ``postings_of(payload)``  the one postings rule
     ``state_problems(state)`` / ``transition_problems(before, after, events)``  the core's checks
 

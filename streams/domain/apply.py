@@ -77,7 +77,8 @@ def _money_moved(state: ArenaState, agent: AgentState, treasury: int, pnl_total:
 
 def _pnl(state: ArenaState, p: PnLRecorded) -> ArenaState:
     a = state.agents[p.agent_id]
-    pnl_total = a.pnl_total + p.amount
+    amount = p.amount.amount
+    pnl_total = a.pnl_total + amount
     peak = max(a.pnl_peak, pnl_total)
     agent = AgentState(
         agent_id=a.agent_id,
@@ -87,7 +88,7 @@ def _pnl(state: ArenaState, p: PnLRecorded) -> ArenaState:
         generation=a.generation,
         genome=a.genome,
         born_seq=a.born_seq,
-        balance=a.balance + p.amount,
+        balance=a.balance + amount,
         allocated_total=a.allocated_total,
         pnl_total=pnl_total,
         pnl_records=a.pnl_records + 1,
@@ -95,7 +96,7 @@ def _pnl(state: ArenaState, p: PnLRecorded) -> ArenaState:
         max_drawdown=max(a.max_drawdown, peak - pnl_total),
     )
     fill_refs = state.fill_refs.add(p.fill_ref) if p.fill_ref is not None else state.fill_refs
-    return _money_moved(state, agent, state.treasury, state.pnl_total + p.amount, fill_refs)
+    return _money_moved(state, agent, state.treasury, state.pnl_total + amount, fill_refs)
 
 
 def _allocated(state: ArenaState, p: CapitalAllocated) -> ArenaState:

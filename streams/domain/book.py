@@ -15,8 +15,11 @@ Checks (each failure is a ``ConservationAlert`` with its evidence):
   funded - withdrawn + pnl`` (``CONSERVATION_BROKEN``), and every ``CapitalConservationCheck`` equal
   to the book's own totals (``CHECK_TOTALS_MISMATCH``).
 
-After an alert the book keeps going (it applies the event's postings as written, except duplicates)
-so that one bad event yields its alerts, not an alert on every event after it.
+A record that fails a check is never applied, and the first one makes its arena *compromised*:
+its alerts are followed by one ``ARENA_COMPROMISED`` alert, and the arena's later records are checked
+quietly until one continues its chain again (``streams.domain.compromise`` says why and how). So a
+bad record yields its alerts once, not an alert on every event after it, and the book never follows
+a forgery.
 
 Hash verification needs the event as written. Callers that read bytes pass the digest from
 ``schemas.events.decode_event_with_digest``; without one the book recomputes it from the model, which
@@ -25,7 +28,9 @@ is only right for events in the current schema version (upcast events would look
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Final
 
 from schemas.alerts import Check, ConservationAlert
 from schemas.events import (
@@ -37,9 +42,21 @@ from schemas.events import (
     Event,
     event_digest,
 )
-from schemas.fields import TIERS, Tier
+from schemas.fields import ARENA_ID_PATTERN, TIERS, SourceRef, Tier
 from streams.domain.accounts import AGENT_PREFIX, EXTERNAL, MARKET, TREASURY, is_known
+from streams.domain.compromise import Compromise, compromised_alert, undecodable_alert, where_of
 from streams.domain.postings import postings_of
+
+UNKNOWN_ARENA: Final = "unknown-arena"  # for alerts about records whose key is not an arena id
+_ARENA_ID: Final = re.compile(ARENA_ID_PATTERN)
+
+
+def arena_of_key(key: bytes | None) -> str | None:
+    """The arena a record's key names, or None when the key is not an arena id."""
+    if key is None:
+        return None
+    text = key.decode("utf-8", errors="replace")
+    return text if _ARENA_ID.fullmatch(text) else None
 
 
 @dataclass(slots=True)
@@ -56,6 +73,7 @@ class ArenaBook:
     withdrawn: int = 0
     pnl: int = 0
     agent_tiers: dict[str, Tier] = field(default_factory=dict)
+    compromise: Compromise | None = None
 
     def balance(self, account: str) -> int:
         return self.balances.get(account, 0)
@@ -67,10 +85,51 @@ class ArenaBook:
         return capital
 
 
+class _Trial:
+    """One event's effect on an arena's book, worked out before it is applied (a bad event never is).
+
+    Changed balances and agent tiers are kept apart (O(postings)); ``commit`` writes them through.
+    """
+
+    def __init__(self, book: ArenaBook) -> None:
+        self.book = book
+        self.balances: dict[str, int] = {}
+        self.tiers: dict[str, Tier | None] = {}  # None: the agent left the book (killed)
+        self.treasury = book.treasury
+        self.agents_total = book.agents_total
+        self.funded = book.funded
+        self.withdrawn = book.withdrawn
+        self.pnl = book.pnl
+
+    def balance(self, account: str) -> int:
+        found = self.balances.get(account)
+        return found if found is not None else self.book.balances.get(account, 0)
+
+    def tier_capital(self) -> dict[Tier, int]:
+        capital: dict[Tier, int] = dict.fromkeys(TIERS, 0)
+        tiers: dict[str, Tier | None] = {**self.book.agent_tiers, **self.tiers}
+        for agent_id, tier in tiers.items():
+            if tier is not None:
+                capital[tier] += self.balance(AGENT_PREFIX + agent_id)
+        return capital
+
+    def commit(self) -> None:
+        book = self.book
+        book.balances.update(self.balances)
+        for agent_id, tier in self.tiers.items():
+            if tier is None:
+                book.agent_tiers.pop(agent_id, None)
+            else:
+                book.agent_tiers[agent_id] = tier
+        book.treasury, book.agents_total = self.treasury, self.agents_total
+        book.funded, book.withdrawn, book.pnl = self.funded, self.withdrawn, self.pnl
+
+
 class _Alerts:
-    def __init__(self, book: ArenaBook, event: Event) -> None:
+    def __init__(self, book: ArenaBook, event: Event, source: SourceRef | None) -> None:
         self.book = book
         self.event = event
+        self.source = source
         self.found: list[ConservationAlert] = []
 
     def add(self, check: Check, expected: object, actual: object, message: str, detail: str = "") -> None:
@@ -85,6 +144,7 @@ class _Alerts:
                 expected=str(expected),
                 actual=str(actual),
                 message=message,
+                source=self.source,
             )
         )
 
@@ -112,13 +172,25 @@ class Book:
         """The arena's book if it has one (unlike ``arena``, creates nothing)."""
         return self._arenas.get(arena_id)
 
-    def apply(self, event: Event, digest: str | None = None) -> list[ConservationAlert]:
-        """Check and apply one event; returns its alerts (empty when all is well)."""
+    def applied(self, event: Event) -> bool:
+        """True when ``event`` is the last one applied to its arena's book (the caller may fold it)."""
+        book = self._arenas.get(event.arena_id)
+        return book is not None and book.last_seq == event.seq and book.last_hash == event.hash
+
+    def apply(
+        self, event: Event, digest: str | None = None, source: SourceRef | None = None
+    ) -> list[ConservationAlert]:
+        """Check one event and apply it if every check holds; returns its alerts (empty when all is well).
+
+        ``source`` is where the record sits, quoted in the alerts.
+        """
         book = self.arena(event.arena_id)
-        alerts = _Alerts(book, event)
+        alerts = _Alerts(book, event, source)
         if event.seq <= book.last_seq:
             alerts.add(Check.SEQ_DUPLICATE, book.last_seq + 1, event.seq, "event at or below the last seq; not applied")
-            return alerts.found
+            if event.seq == book.last_seq and event.hash == book.last_hash:  # the same event again: harmless
+                return [] if _holding(book) else alerts.found
+            return self._incident(book, event.event_id, event.seq, alerts.found, source)
         if event.seq != book.last_seq + 1:
             alerts.add(Check.SEQ_GAP, book.last_seq + 1, event.seq, f"{event.seq - book.last_seq - 1} event(s) missing")
         if event.prev_hash != book.last_hash:
@@ -128,14 +200,63 @@ class Book:
         computed = digest if digest is not None else event_digest(event)
         if computed != event.hash:
             alerts.add(Check.HASH_MISMATCH, computed, event.hash, "the event's content does not hash to its hash")
-        self._post(book, event, alerts)
-        self._follow_payload(book, event, alerts)
+        trial = _Trial(book)
+        self._post(trial, event, alerts)
+        self._follow_payload(trial, event, alerts)
+        if alerts.found:
+            return self._incident(book, event.event_id, event.seq, alerts.found, source)
+        trial.commit()
         book.last_seq = event.seq
         book.last_hash = event.hash
-        return alerts.found
+        if book.compromise is not None and book.compromise.holding:
+            book.compromise.holding = False
+            book.compromise.resumed_at = where_of(source) or f"seq {event.seq}"
+        return []
+
+    def unreadable(self, arena_id: str | None, error: str, source: SourceRef) -> list[ConservationAlert]:
+        """A record that is not an event (``arena_id``: what its key names, None if not an arena id)."""
+        alert = undecodable_alert(arena_id or UNKNOWN_ARENA, error, source)
+        if arena_id is None:
+            return [alert]
+        return self._incident(self.arena(arena_id), source.where(), 0, [alert], source)
 
     @staticmethod
-    def _post(book: ArenaBook, event: Event, alerts: _Alerts) -> None:
+    def _incident(
+        book: ArenaBook, event_id: str, seq: int, found: list[ConservationAlert], source: SourceRef | None
+    ) -> list[ConservationAlert]:
+        """A record that is not applied: the start of an incident (said once), or held quietly in one."""
+        compromise = book.compromise
+        if compromise is not None and compromise.holding:
+            compromise.held += 1
+            return []
+        checks = list(dict.fromkeys(alert.check.value for alert in found))
+        verdict = compromised_alert(
+            book.arena_id,
+            event_id=event_id,
+            seq=seq,
+            checks=checks,
+            trusted_seq=book.last_seq,
+            trusted_hash=book.last_hash,
+            source=source,
+            again=compromise is not None,
+        )
+        if compromise is None:
+            book.compromise = Compromise(
+                first_where=where_of(source),
+                first_event_id=event_id,
+                first_seq=seq,
+                first_checks=tuple(checks),
+                trusted_seq=book.last_seq,
+                held=1,
+            )
+        else:
+            compromise.incidents += 1
+            compromise.held += 1
+            compromise.holding = True
+        return [*found, verdict]
+
+    @staticmethod
+    def _post(trial: _Trial, event: Event, alerts: _Alerts) -> None:
         written = tuple((p.debit, p.credit, p.amount) for p in event.postings)
         implied = tuple((p.debit, p.credit, p.amount) for p in postings_of(event.payload))
         if written != implied:
@@ -145,7 +266,6 @@ class Book:
                 _show_postings(written),
                 f"postings differ from what the {event.type} payload implies",
             )
-        balances = book.balances
         touched: list[str] = []
         for index, (debit, credit, amount) in enumerate(written):
             if amount < 1 or debit == credit:
@@ -159,25 +279,25 @@ class Book:
             for account, change in ((debit, amount), (credit, -amount)):
                 if not is_known(account):
                     alerts.add(Check.UNKNOWN_ACCOUNT, "a known account", account, "posting names an unknown account")
-                balances[account] = balances.get(account, 0) + change
+                trial.balances[account] = trial.balance(account) + change
                 if account == TREASURY:
-                    book.treasury += change
+                    trial.treasury += change
                     touched.append(account)
                 elif account.startswith(AGENT_PREFIX):
-                    book.agents_total += change
+                    trial.agents_total += change
                     touched.append(account)
                 elif account == EXTERNAL:
                     if change < 0:
-                        book.funded -= change
+                        trial.funded -= change
                     else:
-                        book.withdrawn += change
+                        trial.withdrawn += change
                 elif account == MARKET:
-                    book.pnl -= change
+                    trial.pnl -= change
         for account in dict.fromkeys(touched):
-            if balances[account] < 0:
-                alerts.add(Check.NEGATIVE_BALANCE, ">= 0", balances[account], f"{account} went negative", account)
-        capital = book.treasury + book.agents_total
-        net = book.funded - book.withdrawn + book.pnl
+            if trial.balances[account] < 0:
+                alerts.add(Check.NEGATIVE_BALANCE, ">= 0", trial.balances[account], f"{account} went negative", account)
+        capital = trial.treasury + trial.agents_total
+        net = trial.funded - trial.withdrawn + trial.pnl
         if capital != net:
             alerts.add(
                 Check.CONSERVATION_BROKEN,
@@ -187,25 +307,25 @@ class Book:
             )
 
     @staticmethod
-    def _follow_payload(book: ArenaBook, event: Event, alerts: _Alerts) -> None:
+    def _follow_payload(trial: _Trial, event: Event, alerts: _Alerts) -> None:
         payload = event.payload
         if isinstance(payload, AgentSpawned):
-            book.agent_tiers[payload.agent_id] = payload.tier
+            trial.tiers[payload.agent_id] = payload.tier
         elif isinstance(payload, AgentGraduated):
-            book.agent_tiers[payload.agent_id] = payload.to_tier
+            trial.tiers[payload.agent_id] = payload.to_tier
         elif isinstance(payload, AgentKilled):
-            book.agent_tiers.pop(payload.agent_id, None)
-            left = book.balance(AGENT_PREFIX + payload.agent_id)
+            trial.tiers[payload.agent_id] = None
+            left = trial.balance(AGENT_PREFIX + payload.agent_id)
             if left != 0:
                 alerts.add(Check.KILLED_AGENT_HOLDS_CAPITAL, 0, left, f"killed agent {payload.agent_id} holds capital")
         elif isinstance(payload, CapitalConservationCheck):
-            tiers = book.tier_capital()
+            tiers = trial.tier_capital()
             pairs = {
-                "treasury": (book.treasury, payload.treasury),
-                "agents_total": (book.agents_total, payload.agents_total),
-                "funded": (book.funded, payload.funded),
-                "withdrawn": (book.withdrawn, payload.withdrawn),
-                "pnl": (book.pnl, payload.pnl),
+                "treasury": (trial.treasury, payload.treasury),
+                "agents_total": (trial.agents_total, payload.agents_total),
+                "funded": (trial.funded, payload.funded),
+                "withdrawn": (trial.withdrawn, payload.withdrawn),
+                "pnl": (trial.pnl, payload.pnl),
                 "tier_capital.incubator": (tiers["incubator"], payload.tier_capital.incubator),
                 "tier_capital.proving": (tiers["proving"], payload.tier_capital.proving),
                 "tier_capital.arena": (tiers["arena"], payload.tier_capital.arena),
@@ -213,3 +333,7 @@ class Book:
             for name, (own, reported) in pairs.items():
                 if own != reported:
                     alerts.add(Check.CHECK_TOTALS_MISMATCH, own, reported, f"{name}: the book has {own}", name)
+
+
+def _holding(book: ArenaBook) -> bool:
+    return book.compromise is not None and book.compromise.holding

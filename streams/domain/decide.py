@@ -55,7 +55,7 @@ from schemas.events import (
     FundsWithdrawn,
     PnLRecorded,
 )
-from schemas.money import MAX_MINOR, Money, RequestedMoney
+from schemas.money import MAX_MINOR, Money, RequestedMoney, SignedMoney
 from schemas.rejections import Reason
 from streams.domain.evolution import run_cycle
 from streams.domain.fitness import fitness_of
@@ -214,13 +214,13 @@ def _release(state: ArenaState, c: ReleaseCapital) -> Decision:
 def _record_pnl(state: ArenaState, c: RecordPnL) -> Decision:
     if c.fill_ref is not None and c.fill_ref in state.fill_refs:
         return Rejection(Reason.DUPLICATE_FILL, f"fill {c.fill_ref} is already recorded", c.agent_id)
-    problem = _currency_problem(state, c.currency, c.agent_id)
+    problem = _currency_problem(state, c.amount.currency, c.agent_id)
     if problem:
         return problem
     agent = _agent_problem(state, c.agent_id)
     if isinstance(agent, Rejection):
         return agent
-    amount = c.amount
+    amount = c.amount.amount
     if abs(amount) > MAX_MINOR:
         return Rejection(
             Reason.AMOUNT_OUT_OF_RANGE,
@@ -245,8 +245,7 @@ def _record_pnl(state: ArenaState, c: RecordPnL) -> Decision:
     return [
         PnLRecorded(
             agent_id=c.agent_id,
-            amount=amount,
-            currency=c.currency,
+            amount=SignedMoney(amount=amount, currency=state.currency),
             period=c.period,
             source=c.source,
             fill_ref=c.fill_ref,

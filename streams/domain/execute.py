@@ -54,7 +54,7 @@ def rejection_payload(command: Command, rejection: Rejection) -> AnyPayload:
         requested = command.amount.amount if rejection.requested is None else rejection.requested
         return AllocationError(
             command_type=command.type,
-            error_kind=kind_of(rejection.reason),
+            error_kind=kind_of(command.type, rejection.reason),
             reason=rejection.reason,
             message=_message(rejection.message),
             agent_id=rejection.agent_id or command.agent_id,
@@ -62,7 +62,7 @@ def rejection_payload(command: Command, rejection: Rejection) -> AnyPayload:
         )
     return CommandRejected(
         command_type=command.type,
-        error_kind=kind_of(rejection.reason),
+        error_kind=kind_of(command.type, rejection.reason),
         reason=rejection.reason,
         message=_message(rejection.message),
     )

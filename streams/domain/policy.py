@@ -1,22 +1,24 @@
 """Which policy numbers an arena accepts (``INVALID_POLICY`` otherwise).
 
-Bounds keep every derived quantity exact and an arena's state bounded: agent counts and window
-sizes are capped so that one arena cannot demand unbounded memory.
+The bounds are defined in ``schemas.policies`` (they are published in the JSON Schema). They keep
+every derived quantity exact and an arena's state bounded: agent counts and window sizes are capped
+so that one arena cannot demand unbounded memory.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 from schemas.fields import TIERS
-from schemas.genome import GENE_MAX, GENE_MIN
 from schemas.money import MAX_MINOR
-from schemas.policies import EvolutionPolicy, TierPolicies, TierPolicy
-
-BPS: Final = 10_000
-MAX_AGENTS_PER_TIER: Final = 1_000_000
-MAX_WINDOW: Final = 1_000_000
-MAX_RECORDS: Final = 1_000_000_000
+from schemas.policies import (
+    BPS,
+    MAX_AGENTS_PER_TIER,
+    MAX_MUTATION_STEP,
+    MAX_RECORDS,
+    MAX_WINDOW,
+    EvolutionPolicy,
+    TierPolicies,
+    TierPolicy,
+)
 
 
 def _out(name: str, value: int, low: int, high: int) -> str | None:
@@ -53,7 +55,7 @@ def policy_problem(tiers: TierPolicies, evolution: EvolutionPolicy) -> str | Non
         or _out("evolution_policy.to_arena.min_records", e.to_arena.min_records, 1, MAX_RECORDS)
         or _out("evolution_policy.to_arena.min_return_bps", e.to_arena.min_return_bps, -MAX_MINOR, MAX_MINOR)
         or _out("evolution_policy.target_population", e.target_population, 0, capacity)
-        or _out("evolution_policy.mutation_step", e.mutation_step, 0, GENE_MAX - GENE_MIN)
+        or _out("evolution_policy.mutation_step", e.mutation_step, 0, MAX_MUTATION_STEP)
         or _out("evolution_policy.command_id_window", e.command_id_window, 1, MAX_WINDOW)
         or _out("evolution_policy.fill_ref_window", e.fill_ref_window, 1, MAX_WINDOW)
     )

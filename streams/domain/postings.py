@@ -35,9 +35,10 @@ def postings_of(payload: BaseModel) -> Postings:
     """Postings a payload implies; payloads that move no money imply none."""
     if isinstance(payload, PnLRecorded):
         account = agent_account(payload.agent_id)
-        if payload.amount >= 0:
-            return _move(account, MARKET, payload.amount)
-        return _move(MARKET, account, -payload.amount)
+        pnl = payload.amount.amount
+        if pnl >= 0:
+            return _move(account, MARKET, pnl)
+        return _move(MARKET, account, -pnl)
     if isinstance(payload, CapitalAllocated):
         return _move(agent_account(payload.agent_id), TREASURY, payload.amount.amount)
     if isinstance(payload, CapitalReleased):

@@ -72,7 +72,8 @@ class ArenaState:
     """The arena header and its agents.
 
     ``treasury + agents_total == funded_total - withdrawn_total + pnl_total`` holds after every event;
-    ``agents_total`` is the sum of alive agents' balances (killed agents hold nothing).
+    ``agents_total`` is the sum of alive agents' balances (killed agents hold nothing). ``exists`` says
+    whether the arena was created; ``on_record`` whether it has any event at all.
     """
 
     arena_id: str
@@ -93,6 +94,18 @@ class ArenaState:
     agents: Map[str, AgentState] = field(default_factory=Map)
     command_ids: Window = _NO_COMMAND_IDS
     fill_refs: Window = _NO_FILL_REFS
+
+    @property
+    def on_record(self) -> bool:
+        """True once the arena has an event, created or not.
+
+        A command to an arena nobody created is refused with ``ARENA_NOT_FOUND``, and that refusal is
+        an event of the arena (seq 1, the start of its hash chain; its command id enters the arena's
+        idempotency window). Such an arena holds nothing and ``exists`` stays False, but it is in the
+        event topic and in the worker's tables alike: replay, audit, the live comparison and the views
+        all list the arenas on record, so they can never disagree about whether one is there.
+        """
+        return self.last_seq > 0
 
     @classmethod
     def empty(cls, arena_id: str) -> ArenaState:

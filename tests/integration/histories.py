@@ -24,8 +24,7 @@ def arena_commands(arena: str, salt: int) -> list[Command]:
                     "RecordPnL",
                     arena_id=arena,
                     agent_id=f"a{n}",
-                    amount=pnl,
-                    currency="EUR",
+                    amount=money(pnl),
                     period=day,
                     source="simulation",
                 )

@@ -12,10 +12,12 @@ from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import encode_command
 from schemas.events import decode_event, digest
+from streams.cli import main
 from streams.config import Settings
 from streams.dead_letter import decode_dead_letter
+from streams.lag import wait_until_caught_up
 from streams.partitioning import partition_for
-from streams.worker_process import running_worker
+from streams.worker_process import running_worker, worker_env
 from tests.integration.histories import arena_commands, expected_events
 from tests.integration.kafka_io import read_topic
 
@@ -80,33 +82,71 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
     assert orjson.loads(got[arenas[0]][0])["type"] == "ArenaCreated"
 
 
-def test_an_event_written_by_hand_that_creates_money_raises_an_alert_with_evidence(
-    settings: Settings, prefix: str, tmp_path: Path
+def test_a_forged_event_is_said_once_the_arena_is_reported_compromised_and_the_worker_s_events_stay_quiet(
+    settings: Settings, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Someone writes an event into arena.events; the worker goes on with its own chain.
+
+    The alert stream says it once (the forgery's evidence and one ARENA_COMPROMISED naming where it is),
+    then nothing for the worker's later events of the arena, which continue the chain from the last good
+    event; the audit reports the arena compromised at that offset until the operator disowns the record.
+    """
+    app_id = f"{prefix}app"
+    for name, value in worker_env(settings, app_id, tmp_path).items():
+        if name.startswith(("ARENA_", "KAFKA_")):
+            monkeypatch.setenv(name, value)
     arena = "arena-forged"
-    commands = arena_commands(arena, 3)[:4]  # create, fund, spawn, allocate
+    commands = arena_commands(arena, 3)
+    before, after = commands[:4], commands[4:]  # create, fund, spawn, allocate | later PnL and allocations
     honest = expected_events(commands)
-    last = decode_event(honest[-1])
+    last = decode_event(honest[len(before) - 1])
     forged_doc = orjson.loads(honest[1])  # the ArenaFunded event, replayed as a new one with more money
     forged_doc.update(event_id="forged:0", seq=last.seq + 1, prev_hash=last.hash, causation_id="forged")
     forged_doc["postings"][0]["amount"] = 5_000_000  # the payload still says 1,000,000: money from nowhere
     forged_doc["hash"] = digest(forged_doc)  # a careful forger keeps the hash chain intact
-    forged = orjson.dumps(forged_doc)
+    partition = partition_for(arena, settings.partitions)
 
-    with running_worker(settings, f"{prefix}app", tmp_path):
+    with running_worker(settings, app_id, tmp_path):
         with CommandPublisher(settings) as publisher:
-            publisher.publish_many(commands)
-        read_topic(settings, settings.topics.events, expect_at_least=len(honest), timeout_s=120, settle_s=1)
+            publisher.publish_many(before)
+        read_topic(settings, settings.topics.events, expect_at_least=len(before), timeout_s=120, settle_s=1)
         with CommandPublisher(settings, topic=settings.topics.events) as writer:
-            writer.publish_raw(arena, forged)
-        alerts = [
-            decode_alert(r.value)
-            for r in read_topic(settings, settings.topics.alerts, expect_at_least=1, timeout_s=60, settle_s=2)
-            if r.value
-        ]
-    assert alerts, "a forged event must raise an alert"
-    assert {a.event_id for a in alerts} == {"forged:0"}
-    (alert,) = alerts
-    assert alert.check.value == "POSTINGS_MISMATCH_PAYLOAD"
-    assert "1000000" in alert.expected and "5000000" in alert.actual
-    assert alert.arena_id == arena and alert.seq == last.seq + 1
+            writer.publish_raw(arena, orjson.dumps(forged_doc))
+        with CommandPublisher(settings) as publisher:
+            publisher.publish_many(after)
+        events = read_topic(settings, settings.topics.events, expect_at_least=len(honest) + 1, timeout_s=180)
+        # the ledger processor has checked everything once its committed offsets pass the last event
+        last_offsets = {r.partition: r.offset + 1 for r in events}
+        wait_until_caught_up(settings, app_id, settings.topics.events, targets=last_offsets, timeout_s=120)
+        alerts = [decode_alert(r.value) for r in read_topic(settings, settings.topics.alerts, settle_s=2) if r.value]
+
+    forged_offset = next(r.offset for r in events if r.value and b"forged:0" in r.value)
+    where = f"{settings.topics.events}[{partition}]@{forged_offset}"
+    assert [(a.check.value, a.event_id) for a in alerts] == [
+        ("POSTINGS_MISMATCH_PAYLOAD", "forged:0"),
+        ("ARENA_COMPROMISED", "forged:0"),
+    ], "said once: the worker's later events of the arena raise nothing"
+    evidence, verdict = alerts
+    assert "1000000" in evidence.expected and "5000000" in evidence.actual
+    assert verdict.message.startswith(
+        f"arena {arena} compromised at {where}, first bad event forged:0 (seq {last.seq + 1})"
+    )
+    assert verdict.source is not None and verdict.source.where() == where
+    assert [decode_event(r.value).event_id for r in events if r.value and r.key == arena.encode()] == [
+        decode_event(raw).event_id for raw in honest[: len(before)]
+    ] + ["forged:0"] + [decode_event(raw).event_id for raw in honest[len(before) :]]
+
+    capsys.readouterr()
+    assert main(["audit"]) == 1
+    out = capsys.readouterr().out
+    rows = {
+        line[:32].strip(): line[32:].strip() for line in out.splitlines() if line.startswith("  ") and "!" not in line
+    }
+    assert rows["no arena compromised"] == "FAILED x1" and rows["postings match payload"] == "FAILED x1"
+    assert rows["no seq duplicate"] == "ok" and rows["unbroken hash chain"] == "ok"
+    assert f"! COMPROMISED arena {arena} compromised at {where}, first bad event forged:0" in out
+    assert f"its chain continued at {settings.topics.events}[{partition}]@{forged_offset + 1}" in out
+    assert "live state" in out and "equal" in out.split("live state", 1)[1].splitlines()[0]
+    assert main(["audit", "--disown", where]) == 0
+    out = capsys.readouterr().out
+    assert "AUDIT PASSED" in out and f"disowned (left out on request): {where}" in out

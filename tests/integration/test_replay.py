@@ -128,6 +128,8 @@ def test_an_event_of_an_older_schema_version_replays_through_its_upcaster(
     old = orjson.loads(pnl.model_dump_json())
     old.update(event_id="legacy:0", seq=last.seq + 1, prev_hash=last.hash, causation_id="legacy", schema_version=1)
     del old["payload"]["source"]  # v1 had no source
+    signed = old["payload"]["amount"]  # and, until v3, a bare amount beside the currency
+    old["payload"]["amount"], old["payload"]["currency"] = signed["amount"], signed["currency"]
     old.pop("hash")
     old["hash"] = digest(old)  # hashed over the v1 bytes, as a v1 writer did
     with CommandPublisher(settings, topic=settings.topics.events) as writer:
@@ -136,7 +138,8 @@ def test_an_event_of_an_older_schema_version_replays_through_its_upcaster(
     assert result.audit.passed, [a.message for a in result.audit.alerts] + result.audit.problems
     legacy = result.audit.events[-1]
     assert legacy.event_id == "legacy:0" and isinstance(legacy.payload, PnLRecorded)
-    assert legacy.payload.source == "simulation" and legacy.schema_version == 2
+    assert legacy.payload.source == "simulation" and legacy.schema_version == 3
+    assert legacy.payload.amount == pnl.payload.amount  # type: ignore[union-attr]
     assert result.audit.states[ARENA].last_seq == last.seq + 1
 
 
@@ -157,3 +160,42 @@ def test_reading_after_retention_starts_at_the_low_watermark_and_refuses_deleted
     assert [r.value for r in read_snapshot(settings, topic)] == [str(n).encode() for n in range(5, 10)]
     with pytest.raises(TopicReadError, match="starts at offset 5"):
         list(read_snapshot(settings, topic, start={0: 0}))
+
+
+def test_a_command_to_an_arena_nobody_created_leaves_the_audit_passing_and_the_views_agreeing(
+    settings: Settings, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The new user's first command, produced the way kcat does (librdkafka, murmur2_random), to an arena
+    that does not exist: its ARENA_NOT_FOUND refusal is an event, and the tables hold its header."""
+    app_id = f"{prefix}app"
+    for name, value in worker_env(settings, app_id, tmp_path).items():
+        if name.startswith(("ARENA_", "KAFKA_")):
+            monkeypatch.setenv(name, value)
+    line = (
+        b'{"command_id":"nope1-c1","arena_id":"nope1","issued_at":1,"type":"FundArena",'
+        b'"amount":{"amount":1,"currency":"USD"}}'
+    )
+    with running_worker(settings, app_id, tmp_path):
+        producer = Producer(settings.client_config({"partitioner": "murmur2_random"}))
+        producer.produce(settings.topics.commands, key=b"nope1", value=line)
+        assert producer.flush(30) == 0
+        (record,) = read_topic(settings, settings.topics.events, expect_at_least=1, timeout_s=120, settle_s=1)
+    assert orjson.loads(record.value or b"")["payload"]["reason"] == "ARENA_NOT_FOUND"
+    capsys.readouterr()
+
+    assert main(["audit"]) == 0
+    out = capsys.readouterr().out
+    assert "AUDIT PASSED" in out and "not in the event topic" not in out
+
+    assert main(["replay", "--arena", "nope1"]) == 0
+    printed = capsys.readouterr()
+    assert "arena nope1 (not created)  seq 1" in printed.out and "(no arena)" not in printed.out
+    # not a terminal: no progress for a short read, then one summary with the events read and the end
+    (summary,) = printed.err.splitlines()
+    partition = partition_for("nope1", settings.partitions)
+    assert summary.startswith(f"replayed 1 event of {settings.topics.events} up to ")
+    assert f"{partition}:{record.offset + 2}" in summary, "the end as --to takes it (the commit marker included)"
+    assert summary.endswith("PASS: every check held over 1 event of 1 arena")
+    assert main(["replay", "--arena", "nope1", "--json"]) == 0
+    document = orjson.loads(capsys.readouterr().out)
+    assert list(document["arenas"]) == ["nope1"] and document["arenas"]["nope1"]["header"]["exists"] is False

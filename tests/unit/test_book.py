@@ -9,9 +9,10 @@ import orjson
 
 from schemas.alerts import Check, ConservationAlert
 from schemas.events import Event, Posting, decode_event_with_digest, digest, encode_event
+from schemas.fields import SourceRef
 from streams.domain import Book
 
-from .builders import EUR, Harness, arena, money, with_agents
+from .builders import Harness, arena, money, with_agents
 
 Doc = dict[str, Any]
 
@@ -19,8 +20,8 @@ Doc = dict[str, Any]
 def _history() -> Harness:
     h = with_agents(arena(funded=1_000_000), "a", "b", allocate=100_000)
     for period in range(3):
-        h.do("RecordPnL", agent_id="a", amount=700, currency=EUR, period=period, source="trading")
-        h.do("RecordPnL", agent_id="b", amount=-300, currency=EUR, period=period, source="trading")
+        h.do("RecordPnL", agent_id="a", amount=money(700), period=period, source="trading")
+        h.do("RecordPnL", agent_id="b", amount=money(-300), period=period, source="trading")
     h.do("WithdrawFunds", amount=money(50_000))
     h.do("RunEvolutionCycle", cycle=1)
     h.do("KillAgent", agent_id="b", reason="x")
@@ -31,12 +32,12 @@ def _raws(h: Harness) -> list[bytes]:
     return [encode_event(e) for e in h.events]
 
 
-def _audit(raws: list[bytes]) -> list[ConservationAlert]:
-    book = Book()
+def _audit(raws: list[bytes], book: Book | None = None) -> list[ConservationAlert]:
+    book = book if book is not None else Book()
     found: list[ConservationAlert] = []
-    for raw in raws:
+    for offset, raw in enumerate(raws):
         event, written = decode_event_with_digest(raw)
-        found.extend(book.apply(event, written))
+        found.extend(book.apply(event, written, SourceRef(topic="arena.events", partition=1, offset=offset)))
     return found
 
 
@@ -95,7 +96,11 @@ def test_edited_and_rehashed_event_breaks_the_chain_at_the_next_event() -> None:
     i = _index(h, "PnLRecorded")
     raws[i] = _tamper(raws[i], lambda d: d.update(occurred_at=1), rehash=True)
     alerts = _audit(raws)
-    assert [(a.check, a.seq) for a in alerts] == [(Check.HASH_CHAIN_BROKEN, h.events[i + 1].seq)]
+    next_seq = h.events[i + 1].seq
+    assert [(a.check, a.seq) for a in alerts] == [
+        (Check.HASH_CHAIN_BROKEN, next_seq),
+        (Check.ARENA_COMPROMISED, next_seq),
+    ]
     assert alerts[0].expected != alerts[0].actual == h.events[i].hash
 
 
@@ -104,12 +109,15 @@ def test_removed_event_is_a_seq_gap_and_a_broken_chain() -> None:
     raws = _raws(h)
     i = _index(h, "FundsWithdrawn")
     del raws[i]
-    alerts = _audit(raws)
+    book = Book()
+    alerts = _audit(raws, book)
     gap = next(a for a in alerts if a.check is Check.SEQ_GAP)
     assert (gap.expected, gap.actual) == (str(h.events[i].seq), str(h.events[i + 1].seq))
-    assert Check.HASH_CHAIN_BROKEN in _checks(alerts)
-    # the missing withdrawal shows up again at the next conservation check
-    assert Check.CHECK_TOTALS_MISMATCH in _checks(alerts)
+    assert _checks(alerts) == {Check.SEQ_GAP, Check.HASH_CHAIN_BROKEN, Check.ARENA_COMPROMISED}
+    assert {a.seq for a in alerts} == {h.events[i + 1].seq}, "said once: nothing after the hole is alerted"
+    compromise = book.arena(h.state.arena_id).compromise
+    assert compromise is not None and compromise.holding  # nothing after the hole links to the book's last event
+    assert compromise.held == len(raws) - i
 
 
 def test_inserted_event_is_detected() -> None:
@@ -121,8 +129,11 @@ def test_inserted_event_is_detected() -> None:
     )
     raws.insert(i + 1, forged)
     alerts = _audit(raws)
-    assert Check.SEQ_DUPLICATE in _checks(alerts)  # the genuine event at that seq
-    assert Check.HASH_CHAIN_BROKEN in _checks(alerts)  # the genuine chain no longer links
+    # the forgery itself passes every check; the genuine event at its seq is where the chain forks
+    assert [(a.check, a.event_id) for a in alerts] == [
+        (Check.SEQ_DUPLICATE, h.events[i + 1].event_id),
+        (Check.ARENA_COMPROMISED, h.events[i + 1].event_id),
+    ]
 
 
 def test_redelivered_event_is_a_duplicate_and_is_not_counted_twice() -> None:

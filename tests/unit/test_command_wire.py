@@ -15,7 +15,7 @@ from schemas.commands import (
     encode_command,
     parse_command,
 )
-from schemas.money import MAX_MINOR
+from schemas.money import MAX_MINOR, RequestedMoney
 
 BASE: dict[str, Any] = {"command_id": "c-1", "arena_id": "arena-1", "issued_at": 1}
 
@@ -28,8 +28,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ReleaseCapital": {"agent_id": "a-1", "amount": {"amount": 10, "currency": "EUR"}},
     "RecordPnL": {
         "agent_id": "a-1",
-        "amount": -5,
-        "currency": "EUR",
+        "amount": {"amount": -5, "currency": "EUR"},
         "period": 3,
         "source": "trading",
         "fill_ref": "f",
@@ -92,7 +91,35 @@ def test_money_of_the_wrong_type_is_a_decode_error(amount: Any) -> None:
 
 @pytest.mark.parametrize("amount", [1.0, True, "5"])
 def test_pnl_of_the_wrong_type_is_a_decode_error(amount: Any) -> None:
-    assert _reason(_raw("RecordPnL", amount=amount)) == DecodeReason.SCHEMA_VIOLATION
+    assert _reason(_raw("RecordPnL", amount={"amount": amount, "currency": "EUR"})) == DecodeReason.SCHEMA_VIOLATION
+    assert _reason(_raw("RecordPnL", amount=amount, currency="EUR")) == DecodeReason.SCHEMA_VIOLATION  # v1 form
+
+
+@pytest.mark.parametrize("version", [None, 1])
+def test_a_pnl_with_a_bare_amount_is_read_as_record_pnl_v1(version: int | None) -> None:
+    """Senders written before command versions put a bare signed integer beside a currency."""
+    legacy = {"amount": -5, "currency": "EUR"} | ({} if version is None else {"schema_version": version})
+    command = parse_command(_raw("RecordPnL", **legacy))
+    assert command == parse_command(_raw("RecordPnL", schema_version=2))
+    assert command.amount == RequestedMoney(amount=-5, currency="EUR")  # type: ignore[union-attr]
+    assert command.schema_version == 2
+
+
+@pytest.mark.parametrize(
+    ("type_", "overrides"),
+    [
+        ("RecordPnL", {"schema_version": 3}),
+        ("FundArena", {"schema_version": 2}),
+        ("GraduateAgent", {"schema_version": 99}),
+    ],
+)
+def test_a_command_newer_than_the_reader_is_an_unknown_version(type_: str, overrides: dict[str, Any]) -> None:
+    assert _reason(_raw(type_, **overrides)) == DecodeReason.UNKNOWN_VERSION
+
+
+def test_a_declared_version_must_match_the_shape() -> None:
+    assert _reason(_raw("RecordPnL", schema_version=1)) == DecodeReason.SCHEMA_VIOLATION  # v1 had a bare amount
+    assert _reason(_raw("RecordPnL", amount=-5, currency="EUR", schema_version=2)) == DecodeReason.SCHEMA_VIOLATION
 
 
 @pytest.mark.parametrize("amount", [0, -1, MAX_MINOR, MAX_MINOR + 1, 2**53, 10**30, -(10**30)])
@@ -158,3 +185,28 @@ def test_decode_error_message_names_the_field() -> None:
     with pytest.raises(CommandDecodeError) as caught:
         parse_command(_raw("FundArena", amount={"amount": 1.5, "currency": "EUR"}))
     assert "amount.amount" in caught.value.message
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize(
+    ("type_", "template"),
+    [
+        ("FundArena", '"amount": {{"amount": {token}, "currency": "EUR"}}'),
+        ("GraduateAgent", '"agent_id": "a-1", "expected_seq": {token}'),
+        ("SpawnAgent", '"agent_id": "a-1", "genome": {{"x": {token}}}'),
+    ],
+    ids=["money", "envelope", "genome"],
+)
+def test_non_finite_number_tokens_are_not_json(type_: str, template: str, token: str) -> None:
+    """RFC 8259 has no NaN or Infinity: a message carrying one is not JSON, whatever field it sits in."""
+    raw = (
+        f'{{"command_id": "c-1", "arena_id": "arena-1", "issued_at": 1, "type": "{type_}", '
+        + template.format(token=token)
+        + "}"
+    ).encode()
+    assert _reason(raw) == DecodeReason.INVALID_JSON
+
+
+def test_the_words_nan_and_infinity_inside_strings_are_ordinary_text() -> None:
+    command = parse_command(_raw("KillAgent", reason="NaN returns, Infinity drawdown"))
+    assert command.reason == "NaN returns, Infinity drawdown"  # type: ignore[union-attr]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
+import orjson
+
 from schemas.commands import DecodeReason
+from schemas.export import documents
 from streams.dead_letter import MAX_EMBEDDED_BYTES, RoutingReason, SourceRef, dead_letter, decode_dead_letter
 
 SOURCE = SourceRef(topic="arena.commands", partition=2, offset=41, timestamp_ms=1)
@@ -33,3 +36,18 @@ def test_the_largest_embeddable_message_still_fits_a_record() -> None:
     encoded = dead_letter(RoutingReason.KEY_MISMATCH, "k", SOURCE, b"k" * (MAX_EMBEDDED_BYTES // 4), raw)
     assert len(encoded) < 1_000_000
     assert decode_dead_letter(encoded).original_value() == raw
+
+
+def test_the_exported_schema_lists_every_reason_a_dead_letter_can_carry() -> None:
+    schema = documents()["dead_letter.schema.json"]
+    listed = schema["properties"]["reason"]["enum"]
+    assert set(listed) == {r.value for r in DecodeReason} | {r.value for r in RoutingReason}
+    for code in listed:
+        assert f"{code}: " in schema["properties"]["reason"]["description"], f"{code} has no meaning"
+
+
+def test_every_dead_letter_the_builder_writes_is_valid_against_the_exported_schema() -> None:
+    letter = orjson.loads(dead_letter(RoutingReason.WRONG_PARTITION, "moved", SOURCE, b"k", b"{}"))
+    schema = documents()["dead_letter.schema.json"]
+    assert set(letter) == set(schema["properties"]) and set(schema["required"]) <= set(letter)
+    assert letter["reason"] in schema["properties"]["reason"]["enum"]

@@ -27,7 +27,7 @@ from schemas.export import drifted
 from schemas.upcasting import UPCASTERS, UnknownEventVersion, current_version, upcast
 from streams.domain import Book
 
-from .builders import EUR, Harness, arena, with_agents
+from .builders import Harness, arena, with_agents
 from .builders import money as money_doc
 
 
@@ -39,7 +39,7 @@ def _every_event_type() -> Harness:
     h.do("ReleaseCapital", agent_id="a", amount=money_doc(10**12))  # AllocationError
     for period in range(2):
         for agent_id, amount in (("a", 5_000), ("b", 100), ("c", -3_000)):
-            h.do("RecordPnL", agent_id=agent_id, amount=amount, currency=EUR, period=period, source="trading")
+            h.do("RecordPnL", agent_id=agent_id, amount=money_doc(amount), period=period, source="trading")
     h.do("GraduateAgent", agent_id="a")
     h.do("MutateAgent", parent_id="b", child_id="b2", seed=5)
     h.do("KillAgent", agent_id="b2", reason="manual")
@@ -85,30 +85,37 @@ def test_undecodable_event_bytes_raise_a_typed_error() -> None:
             decode_event(raw)
 
 
-def _v1_pnl_bytes() -> tuple[bytes, Event]:
-    """A PnLRecorded as the v1 writer produced it: no ``source``, schema_version 1, hashed as written."""
+def _old_pnl_bytes(version: int) -> tuple[bytes, Event]:
+    """A PnLRecorded as the writer of ``version`` produced it, hashed over those bytes.
+
+    v1: no ``source``; v1 and v2: ``amount`` a bare signed integer next to ``currency``.
+    """
     h = with_agents(arena(), "a", allocate=100)
-    h.do("RecordPnL", agent_id="a", amount=7, currency=EUR, period=1, source="simulation")
+    h.do("RecordPnL", agent_id="a", amount=money_doc(-7), period=1, source="simulation")
     current = h.events[-1]
     doc = current.model_dump(mode="json")
-    del doc["payload"]["source"]
-    doc["schema_version"] = 1
+    signed = doc["payload"]["amount"]
+    doc["payload"]["amount"], doc["payload"]["currency"] = signed["amount"], signed["currency"]
+    if version == 1:
+        del doc["payload"]["source"]
+    doc["schema_version"] = version
     del doc["hash"]
     doc["hash"] = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return orjson.dumps(doc), current
 
 
-def test_pnl_recorded_v1_is_upcast_to_v2_with_simulation_source() -> None:
-    raw, current = _v1_pnl_bytes()
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_pnl_recorded_versions_are_read_as_the_current_one(version: int) -> None:
+    raw, current = _old_pnl_bytes(version)
     event, digest = decode_event_with_digest(raw)
-    assert event.schema_version == current_version("PnLRecorded") == 2
+    assert event.schema_version == current_version("PnLRecorded") == 3
     assert event.payload.source == "simulation"  # type: ignore[union-attr]
     assert event.payload == current.payload
     assert digest == event.hash  # verified on the bytes as written, not on the upcast model
 
 
 def test_book_accepts_upcast_events_when_given_the_written_digest() -> None:
-    raw, _ = _v1_pnl_bytes()
+    raw, _ = _old_pnl_bytes(1)
     h = with_agents(arena(), "a", allocate=100)
     book = Book()
     for event in h.events:

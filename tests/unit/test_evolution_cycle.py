@@ -8,12 +8,12 @@ from schemas.events import AgentKilled, CapitalConservationCheck, EvolutionCycle
 from streams.domain import state_problems
 from streams.domain.evolution import conservation_check
 
-from .builders import EUR, Harness, arena, rejection_of, small_policies, with_agents
+from .builders import Harness, arena, money, rejection_of, small_policies, with_agents
 
 
 def _trade(h: Harness, agent_id: str, *amounts: int) -> None:
     for period, amount in enumerate(amounts):
-        h.do("RecordPnL", agent_id=agent_id, amount=amount, currency=EUR, period=period, source="simulation")
+        h.do("RecordPnL", agent_id=agent_id, amount=money(amount), period=period, source="simulation")
 
 
 def _population() -> Harness:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from streams.domain import fold
 from streams.domain.window import Window
 
-from .builders import EUR, arena, command, money, small_policies, with_agents
+from .builders import arena, command, money, small_policies, with_agents
 
 
 def test_resent_command_produces_nothing_new() -> None:
@@ -57,7 +57,7 @@ def test_fill_refs_older_than_the_window_are_forgotten() -> None:
     policies["evolution_policy"]["fill_ref_window"] = 2
     h = with_agents(arena(policies=policies), "a", allocate=1_000)
     for ref in ("f1", "f2", "f3"):
-        h.do("RecordPnL", agent_id="a", amount=1, currency=EUR, period=1, source="trading", fill_ref=ref)
+        h.do("RecordPnL", agent_id="a", amount=money(1), period=1, source="trading", fill_ref=ref)
     assert "f1" not in h.state.fill_refs
     assert "f2" in h.state.fill_refs
     assert "f3" in h.state.fill_refs

@@ -81,8 +81,35 @@ def test_an_event_that_creates_money_raises_an_alert_naming_it() -> None:
 
 def test_an_unreadable_record_is_an_alert_not_a_silent_skip() -> None:
     ledger, *_ = _ledger()
-    (alert,) = ledger.handle(ARENA.encode(), b"{not json", topic="e", partition=2, offset=17)
+    alert, verdict = ledger.handle(ARENA.encode(), b"{not json", topic="e", partition=2, offset=17)
     assert alert.check is Check.UNDECODABLE_EVENT
     assert alert.arena_id == ARENA and alert.event_id == "e[2]@17"
+    assert verdict.check is Check.ARENA_COMPROMISED and verdict.message.startswith(
+        f"arena {ARENA} compromised at e[2]@17"
+    )
     (alert,) = ledger.handle(b"\xff bad key", None, topic="e", partition=2, offset=18)
     assert alert.arena_id == "unknown-arena"
+
+
+def test_a_compromised_arena_stays_quiet_after_the_worker_reloads_its_rows() -> None:
+    ledger, heads, accounts = _ledger()
+    stream = _event_stream()
+    forged = orjson.loads(stream[2])
+    forged.update(event_id="forged:0", seq=forged["seq"] + 50)  # far ahead: every later event a duplicate before
+    stream.insert(3, orjson.dumps(forged))
+    said = [
+        a.check
+        for offset, raw in enumerate(stream[:5])
+        for a in ledger.handle(ARENA.encode(), raw, topic="e", partition=0, offset=offset)
+    ]
+    assert said == [Check.SEQ_GAP, Check.HASH_CHAIN_BROKEN, Check.HASH_MISMATCH, Check.ARENA_COMPROMISED]
+    restarted = LedgerProcessor(LedgerStore(heads, accounts))  # a new worker loads the rows
+    rest = [
+        a
+        for offset, raw in enumerate(stream[5:], start=5)
+        for a in restarted.handle(ARENA.encode(), raw, topic="e", partition=0, offset=offset)
+    ]
+    assert rest == []
+    book = restarted.store.book.arena(ARENA)
+    assert book.compromise is not None and book.compromise.first_where == "e[0]@3" and not book.compromise.holding
+    assert book.last_seq == len(stream) - 1

@@ -219,7 +219,7 @@ def test_money_per_currency_equals_the_final_states_and_the_events(
         mine = [e for e in events if e.arena_id in arena_ids]
         assert totals.funded == sum(e.payload.amount.amount for e in mine if isinstance(e.payload, ArenaFunded))
         assert totals.withdrawn == sum(e.payload.amount.amount for e in mine if isinstance(e.payload, FundsWithdrawn))
-        assert totals.pnl == sum(e.payload.amount for e in mine if isinstance(e.payload, PnLRecorded))
+        assert totals.pnl == sum(e.payload.amount.amount for e in mine if isinstance(e.payload, PnLRecorded))
         assert totals.treasury == sum(states[a].treasury for a in arena_ids)
         assert dict(totals.capital_per_tier) == _tier_capital(states.values(), totals.currency)
         assert totals.equity == totals.funded - totals.withdrawn + totals.pnl

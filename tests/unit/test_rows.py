@@ -39,7 +39,7 @@ def test_rows_round_trip_through_json() -> None:
 def test_row_changes_list_only_what_a_command_touched() -> None:
     h = _busy_arena()
     before = h.state
-    out = h.do("RecordPnL", agent_id="a", amount=5, currency=EUR, period=9, source="trading", fill_ref="z")
+    out = h.do("RecordPnL", agent_id="a", amount=money(5), period=9, source="trading", fill_ref="z")
     changes = row_changes(before, out.state, out.events)
     assert set(changes.agents) == {"a"}
     assert changes.command_ids_put == {out.events[0].causation_id: before.command_ids.tail}

@@ -56,7 +56,8 @@ class Replica:
         if isinstance(command, RecordPnL):
             agent = before.agents[command.agent_id]
             assert agent.alive, f"PnL for dead agent {command.agent_id}"
-            assert -command.amount <= agent.balance, f"loss {command.amount} > balance {agent.balance}"
+            loss = -command.amount.amount
+            assert loss <= agent.balance, f"loss {loss} > balance {agent.balance}"
             self.pnl_checked += 1
         outcome = execute(before, command)
         assert not outcome.duplicate
@@ -201,7 +202,7 @@ def test_engine_time_increases_within_each_arena_and_follows_the_day() -> None:
             assert command.period == step.day >= 1
             assert command.source == "simulation"
             assert command.fill_ref is None
-            assert command.currency == config.currency
+            assert command.amount.currency == config.currency
 
 
 def test_days_interleave_arenas_and_cycles_follow_the_schedule() -> None:

@@ -21,6 +21,7 @@ from producers.trading_adapter import (
     read_fills,
 )
 from schemas.commands import RecordPnL, encode_command, parse_command
+from schemas.money import RequestedMoney
 
 from .builders import ARENA, EUR, arena, rejection_of, with_agents
 
@@ -57,13 +58,17 @@ def test_good_lines_become_trading_pnl_with_fill_refs() -> None:
         arena_id=ARENA,
         issued_at=1_700_000_000_000,
         agent_id="a",
-        amount=-1_234,
-        currency=EUR,
+        amount=RequestedMoney(amount=-1_234, currency=EUR),
         period=3,
         source="trading",
         fill_ref="F-1",
     )
-    assert (second.fill_ref, second.amount, second.period, second.issued_at) == ("F-2", 500, 4, 1_700_000_000_001)
+    assert (second.fill_ref, second.amount.amount, second.period, second.issued_at) == (
+        "F-2",
+        500,
+        4,
+        1_700_000_000_001,
+    )
 
 
 def test_commands_survive_the_wire() -> None:
@@ -98,6 +103,9 @@ def test_the_same_fill_under_another_command_id_is_a_duplicate_fill() -> None:
     [
         ("not json", FeedErrorReason.NOT_JSON, "JSON"),
         ('{"arena_id": ', FeedErrorReason.NOT_JSON, "JSON"),
+        (line(pnl_minor=float("nan")), FeedErrorReason.NOT_JSON, "NaN is not a JSON number"),
+        (line(pnl_minor=float("-inf")), FeedErrorReason.NOT_JSON, "-Infinity is not a JSON number"),
+        (line(price=float("inf")), FeedErrorReason.NOT_JSON, "Infinity is not a JSON number"),  # even if ignored
         ("[1, 2]", FeedErrorReason.NOT_AN_OBJECT, "object"),
         ("42", FeedErrorReason.NOT_AN_OBJECT, "object"),
         (line(pnl_minor=_DROP), FeedErrorReason.MISSING_FIELD, "pnl_minor: required"),
