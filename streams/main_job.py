@@ -178,7 +178,7 @@ def _run_with_worker(
     published, seconds = _publish_and_wait(settings, source, options, worker=worker, step=step, out=out)
 
     step("audit", f"replaying {settings.topics.events} through the pure book")
-    audit = audit_records(read_snapshot(settings, settings.topics.events))
+    audit = audit_records(read_snapshot(settings, settings.topics.events), topic=settings.topics.events)
     expected = source.expected_states()
     mismatched = sorted(a for a, state in expected.items() if audit.states.get(a) != state)
     out(f"             {audit.verdict()}")
