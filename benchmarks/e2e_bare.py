@@ -31,7 +31,7 @@ from types import FrameType
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from streams.config import Settings
+from streams.kafka.settings import Settings
 
 TXN_TIMEOUT_S = 30.0
 

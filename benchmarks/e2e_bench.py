@@ -79,12 +79,12 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import encode_command
 from streams.broker.launcher import LocalBroker, project_root
-from streams.cluster import ensure_cluster
-from streams.config import Settings
-from streams.partitioning import partition_for
-from streams.topic_reader import end_offsets
-from streams.topics import TopicSpec, create_topics, topic_layout
-from streams.worker_process import WorkerHandle, running_worker, worker_env
+from streams.broker.cluster import ensure_cluster
+from streams.kafka.settings import Settings
+from streams.kafka.partitioning import partition_for
+from streams.kafka.topic_reader import end_offsets
+from streams.kafka.topics import TopicSpec, create_topics, topic_layout
+from streams.worker.process import WorkerHandle, running_worker, worker_env
 
 RESULTS: Final = Path(__file__).resolve().parent / "results"
 COMMIT_INTERVAL_S: Final[float] = inspect.signature(worker_env).parameters["commit_interval_s"].default

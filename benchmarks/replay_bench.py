@@ -15,11 +15,11 @@ Figures (best of ``--repeat`` rounds, alternating order, same topic, same proces
             assigned at its low watermark, ``consume()`` in batches with a short timeout until each
             partition's end offset, taking each value's length and decoding nothing: the floor any
             reader of the topic pays;
-  reader    ``streams.topic_reader.read_snapshot`` called as ``replay`` calls it (start 0, stop = the
+  reader    ``streams.kafka.topic_reader.read_snapshot`` called as ``replay`` calls it (start 0, stop = the
             end offsets), records counted;
   decode    reader + ``decode_event_with_digest`` of every value (JSON, digest of the bytes as written,
             upcast, pydantic validation), no book, no fold;
-  replay    ``streams.replay.replay(keep_events=False)``: decode + the book's checks + ``evolve`` + the
+  replay    ``streams.history.replay.replay(keep_events=False)``: decode + the book's checks + ``evolve`` + the
             whole-state checks; must PASS having read and folded every event of the topic.
 ``--profile FILE`` then runs one more replay under cProfile and prints its top functions.
 """
@@ -47,12 +47,12 @@ from confluent_kafka.admin import AdminClient
 from producers.simulation import SimulationConfig, simulate
 from schemas.events import decode_event_with_digest, encode_event
 from streams.broker.launcher import LocalBroker
-from streams.cluster import ensure_cluster
-from streams.config import Settings
-from streams.partitioning import PRODUCER_PARTITIONER, partition_for
-from streams.replay import replay
-from streams.topic_reader import TopicRecord, end_offsets, read_snapshot
-from streams.topics import create_topics, describe_topics, topic_layout
+from streams.broker.cluster import ensure_cluster
+from streams.kafka.settings import Settings
+from streams.kafka.partitioning import PRODUCER_PARTITIONER, partition_for
+from streams.history.replay import replay
+from streams.kafka.topic_reader import TopicRecord, end_offsets, read_snapshot
+from streams.kafka.topics import create_topics, describe_topics, topic_layout
 
 AGENTS_PER_ARENA: Final = 500
 ARENAS_PER_PARTITION: Final = 2
@@ -239,7 +239,7 @@ class Run:
 
 
 def _bare_consumer(settings: Settings) -> Consumer:
-    """The settings of streams.topic_reader's consumer, so the figures differ only per message."""
+    """The settings of streams.kafka.topic_reader's consumer, so the figures differ only per message."""
     return Consumer(
         settings.client_config(
             {

@@ -28,7 +28,7 @@ Determinism and idempotency
     with ``k`` the command's index within its arena's day: engine time strictly increases per arena.
 
 Partitions
-    Given a ``partitioner`` (``streams.partitioning.partition_for``; passed in so this module imports
+    Given a ``partitioner`` (``streams.kafka.partitioning.partition_for``; passed in so this module imports
     no Kafka client), arena ``i`` gets the first free numeric suffix whose id lands on partition
     ``i % config.partitions``, so the arenas spread round-robin over the workers.
 """
@@ -74,7 +74,7 @@ _PREFIX_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$"
 _DEFAULT_COMMAND_WINDOW: Final = EvolutionPolicy().command_id_window
 
 Partitioner = Callable[[str, int], int]
-"""``(arena_id, partitions) -> partition``, e.g. ``streams.partitioning.partition_for``."""
+"""``(arena_id, partitions) -> partition``, e.g. ``streams.kafka.partitioning.partition_for``."""
 Progress = Callable[[int], None]
 """Called with the day number after each day's commands (0 after the setup)."""
 

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from streams.broker.cluster import ensure_cluster
 from streams.broker.errors import BrokerError
 from streams.broker.launcher import LocalBroker
-from streams.cluster import ensure_cluster
-from streams.config import Settings
-from streams.topic_reader import TopicReadError
-from streams.topics import (
+from streams.kafka.settings import Settings
+from streams.kafka.topic_reader import TopicReadError
+from streams.kafka.topics import (
     TopicLayoutError,
     TopicsNotServed,
     create_topics,
@@ -30,7 +30,7 @@ from streams.topics import (
 
 if TYPE_CHECKING:
     from producers.simulation import SimulationConfig
-    from streams.progress import Progress
+    from streams.history.progress import Progress
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -122,8 +122,8 @@ def _worker(args: argparse.Namespace) -> int:
     from dataclasses import replace  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from streams.worker_app import WorkerOptions  # noqa: PLC0415 - Faust is slow to import
-    from streams.worker_run import run_worker  # noqa: PLC0415
+    from streams.worker.app import WorkerOptions  # noqa: PLC0415 - Faust is slow to import
+    from streams.worker.run import run_worker  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     options = WorkerOptions.from_env()
@@ -141,7 +141,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from streams import tail  # noqa: PLC0415
+    from streams.history import tail  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     topic, formatter = _tail_target(settings, args.what)
@@ -158,7 +158,7 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _tail_target(settings: Settings, what: str) -> tuple[str, Callable[..., str]]:
-    from streams import tail  # noqa: PLC0415
+    from streams.history import tail  # noqa: PLC0415
 
     topics = settings.topics
     return {
@@ -170,7 +170,7 @@ def _tail_target(settings: Settings, what: str) -> tuple[str, Callable[..., str]
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    from streams import tail  # noqa: PLC0415
+    from streams.history import tail  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     count = 0
@@ -189,13 +189,13 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _read_progress() -> Progress:
-    from streams.progress import Progress  # noqa: PLC0415
+    from streams.history.progress import Progress  # noqa: PLC0415
 
     return Progress(lambda read: f"read {read:,} events")
 
 
 def _disowned(args: argparse.Namespace) -> frozenset[tuple[int, int]]:
-    from streams.replay import parse_record  # noqa: PLC0415
+    from streams.history.replay import parse_record  # noqa: PLC0415
 
     return frozenset(parse_record(text) for text in args.disown or ())
 
@@ -203,9 +203,9 @@ def _disowned(args: argparse.Namespace) -> frozenset[tuple[int, int]]:
 def _replay(args: argparse.Namespace) -> int:
     import orjson  # noqa: PLC0415
 
-    from streams.audit_report import replay_summary  # noqa: PLC0415
-    from streams.replay import parse_point, replay  # noqa: PLC0415
-    from streams.state_view import state_json, state_table  # noqa: PLC0415
+    from streams.history.audit_report import replay_summary  # noqa: PLC0415
+    from streams.history.replay import parse_point, replay  # noqa: PLC0415
+    from streams.history.state_view import state_json, state_table  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     progress = _read_progress()
@@ -246,9 +246,9 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from streams.audit_report import audit_lines, live_lines  # noqa: PLC0415
-    from streams.live_state import compare, live_states  # noqa: PLC0415
-    from streams.replay import replay  # noqa: PLC0415
+    from streams.history.audit_report import audit_lines, live_lines  # noqa: PLC0415
+    from streams.history.live_state import compare, live_states  # noqa: PLC0415
+    from streams.history.replay import replay  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     progress = _read_progress()
@@ -284,8 +284,8 @@ def _audit(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     import orjson  # noqa: PLC0415
 
-    from streams.diff import diff_arenas  # noqa: PLC0415
-    from streams.replay import EARLIEST, parse_point, replay  # noqa: PLC0415
+    from streams.history.diff import diff_arenas  # noqa: PLC0415
+    from streams.history.replay import EARLIEST, parse_point, replay  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     before = replay(settings, start=EARLIEST, end=parse_point(args.start), arena=args.arena, keep_events=False)
@@ -334,7 +334,7 @@ def _simulation_config(args: argparse.Namespace, settings: Settings) -> Simulati
 def _simulate(args: argparse.Namespace) -> int:
     from producers.publisher import CommandPublisher  # noqa: PLC0415
     from producers.simulation import simulate  # noqa: PLC0415
-    from streams.partitioning import partition_for  # noqa: PLC0415
+    from streams.kafka.partitioning import partition_for  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
     create_topics(settings, topic_layout(settings))

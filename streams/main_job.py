@@ -25,17 +25,17 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.alerts import ConservationAlert, decode_alert
 from schemas.commands import Command
-from streams.audit import AuditResult, audit_records
-from streams.cluster import ensure_cluster
-from streams.config import Settings
-from streams.dead_letter import decode_dead_letter
+from streams.broker.cluster import ensure_cluster
 from streams.domain import ArenaState
-from streams.lag import Lag, LagTimeout, wait_until_caught_up
-from streams.partitioning import partition_for
-from streams.topic_reader import read_snapshot
-from streams.topics import create_topics, wait_until_served, worker_topic_layout
-from streams.worker_app import DEFAULT_APP_ID
-from streams.worker_process import SupervisedWorker, WorkerFailed
+from streams.history.audit import AuditResult, audit_records
+from streams.kafka.lag import Lag, LagTimeout, wait_until_caught_up
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.kafka.topic_reader import read_snapshot
+from streams.kafka.topics import create_topics, wait_until_served, worker_topic_layout
+from streams.processors.dead_letter import decode_dead_letter
+from streams.worker.app import DEFAULT_APP_ID
+from streams.worker.process import SupervisedWorker, WorkerFailed
 
 
 class CommandSource(Protocol):
@@ -97,7 +97,7 @@ class MainJobOutcome:
 def run_main_job(
     settings: Settings, source: CommandSource, options: MainJobOptions, *, say: Callable[[str], None] | None = None
 ) -> MainJobOutcome:
-    from streams.report import RunFacts, build_report, summary_text, write_report  # noqa: PLC0415
+    from streams.report.build import RunFacts, build_report, summary_text, write_report  # noqa: PLC0415
 
     out = say or (lambda line: print(line, flush=True))
     stamp = datetime.now(tz=UTC).strftime("%Y%m%d-%H%M%S")

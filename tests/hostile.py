@@ -2,7 +2,7 @@
 
 Every message carries what must become of it, read off the code rather than guessed:
 
-* ``DEAD_LETTER`` with a reason: the routing checks of ``streams.command_processor`` (null value,
+* ``DEAD_LETTER`` with a reason: the routing checks of ``streams.processors.command_processor`` (null value,
   null key, key vs payload arena id, owning partition) and the decode errors of
   ``schemas.commands.parse_command`` (``DecodeReason``).
 * ``REJECTED`` with an event type and a reason: well-typed commands that the pure core refuses
@@ -36,8 +36,8 @@ from schemas.commands import DecodeReason
 from schemas.genome import MAX_GENES
 from schemas.money import MAX_MINOR
 from schemas.rejections import Reason
-from streams.dead_letter import RoutingReason
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
+from streams.processors.dead_letter import RoutingReason
 from tests.unit.builders import small_policies
 
 ISSUED_AT: Final = 1_700_000_000_000

@@ -33,7 +33,7 @@ def server_properties(*, data_dir: Path, broker_port: int, controller_port: int)
         "transaction.state.log.num.partitions": 10,
         # A lone worker joining an empty group should not wait for peers that will never come.
         "group.initial.rebalance.delay.ms": 0,
-        # Topics are created on purpose, with the layout in streams/topics.py; a typo fails loudly.
+        # Topics are created on purpose, with the layout in streams/kafka/topics.py; a typo fails loudly.
         "auto.create.topics.enable": "false",
         "num.partitions": 1,
         "num.network.threads": 2,

@@ -21,15 +21,15 @@ from pathlib import Path
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.alerts import decode_alert
-from streams.cluster import ensure_cluster
-from streams.config import Settings
-from streams.lag import LagTimeout, wait_until_caught_up
-from streams.live_state import compare, live_states
-from streams.partitioning import partition_for
-from streams.replay import replay
-from streams.topic_reader import read_snapshot
-from streams.topics import create_topics, topic_layout
-from streams.worker_process import running_worker
+from streams.broker.cluster import ensure_cluster
+from streams.history.live_state import compare, live_states
+from streams.history.replay import replay
+from streams.kafka.lag import LagTimeout, wait_until_caught_up
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.kafka.topic_reader import read_snapshot
+from streams.kafka.topics import create_topics, topic_layout
+from streams.worker.process import running_worker
 
 
 @dataclass

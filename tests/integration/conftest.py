@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 import pytest
 
 from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
-from streams.config import Settings
-from streams.topics import create_topics, topic_layout
+from streams.kafka.settings import Settings
+from streams.kafka.topics import create_topics, topic_layout
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 
-from streams.faust_eos import gate_of
+from streams.eos.transport import gate_of
 
 app = faust.App(
     os.environ["SMOKE_APP_ID"],
@@ -39,7 +39,7 @@ async def handle(event: Any) -> None:
 
 @app.agent(source)
 async def upper(stream: Any) -> AsyncIterator[None]:
-    # Under the arena-kafka transport each message is a unit of its processing gate (streams/faust_eos.py);
+    # Under the arena-kafka transport each message is a unit of its processing gate (streams/eos/transport.py);
     # with the stock transport the gate is not consulted, so the same app runs on both.
     gate = gate_of(app)
     async for event in stream.events():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, TopicPartition
 
-from streams.config import Settings
+from streams.kafka.settings import Settings
 
 
 @dataclass(frozen=True)

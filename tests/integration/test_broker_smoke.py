@@ -146,7 +146,7 @@ def test_faust_agent_processes_each_message_exactly_once_in_transactions(
 
 
 def test_stock_faust_transport_sends_outside_transactions(kafka: KafkaCluster, prefix: str, tmp_path: Path) -> None:
-    """Why streams/faust_eos.py exists (faust-streaming#177). If this starts failing, upstream fixed it."""
+    """Why streams/eos/transport.py exists (faust-streaming#177). If this starts failing, upstream fixed it."""
     sent, records, sink, worker_log = _run_smoke_worker(kafka, prefix, tmp_path, scheme="kafka")
     assert len(records) == len(sent), worker_log[-3000:]
     assert sum(end_offsets(kafka.settings(prefix), sink).values()) == len(records), "no transaction markers"

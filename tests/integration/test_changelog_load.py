@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from streams.live_state import committed_rows_by_partition
+from streams.kafka.changelog_reader import committed_rows_by_partition
 from tests.integration.conftest import KafkaCluster
 
 pytestmark = pytest.mark.integration

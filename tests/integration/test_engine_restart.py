@@ -20,10 +20,10 @@ from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, encode_command, parse_command
 from schemas.events import Event, decode_event
-from streams.config import Settings
-from streams.lag import LagTimeout, wait_until_caught_up
-from streams.partitioning import partition_for
-from streams.worker_process import WorkerHandle, running_worker
+from streams.kafka.lag import LagTimeout, wait_until_caught_up
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.worker.process import WorkerHandle, running_worker
 from tests.integration.histories import arena_commands, core_outcome
 from tests.integration.kafka_io import read_topic
 from tests.unit.builders import command

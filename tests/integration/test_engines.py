@@ -12,10 +12,10 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig
 from producers.trading_adapter import read_fills
 from schemas.events import PnLRecorded, decode_event
-from streams.config import Settings
 from streams.domain import fold, state_problems
+from streams.kafka.settings import Settings
 from streams.main_job import MainJobOptions, SimulationSource, run_main_job
-from streams.worker_process import running_worker
+from streams.worker.process import running_worker
 from tests.integration.kafka_io import read_topic
 from tests.unit.builders import command, money, small_policies
 

@@ -18,10 +18,10 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import Command
 from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
-from streams.config import Settings
-from streams.partitioning import partition_for
-from streams.topics import create_topics, topic_layout
-from streams.worker_process import running_worker
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.kafka.topics import create_topics, topic_layout
+from streams.worker.process import running_worker
 from tests.chaos.crash_run import CrashFigures, Expectation, settle_and_judge
 from tests.integration.conftest import KafkaCluster
 
@@ -46,7 +46,7 @@ def test_a_second_worker_joins_then_one_stops_and_nothing_is_doubled_or_lost(
 ) -> None:
     """When the second worker is the one to stop, the first gets back partitions it owned before, which
     the second has changed meanwhile (rows rewritten, window entries deleted): what the first still
-    holds of them is stale and must be replaced by the committed changelog (streams/verified_recovery.py)."""
+    holds of them is stale and must be replaced by the committed changelog (streams/eos/recovery.py)."""
     settings, app_id = _fresh(kafka)
     config = SimulationConfig(
         seed=17, arenas=4, agents_per_arena=16, days=12, evolution_every_days=4, partitions=settings.partitions

@@ -27,11 +27,11 @@ from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, parse_command
 from schemas.events import AllocationError, CommandRejected, decode_event
-from streams.config import Settings
-from streams.dead_letter import decode_dead_letter
-from streams.lag import LagTimeout, wait_until_caught_up
-from streams.partitioning import PRODUCER_PARTITIONER
-from streams.worker_process import running_worker
+from streams.kafka.lag import LagTimeout, wait_until_caught_up
+from streams.kafka.partitioning import PRODUCER_PARTITIONER
+from streams.kafka.settings import Settings
+from streams.processors.dead_letter import decode_dead_letter
+from streams.worker.process import running_worker
 from tests.hostile import BAD_KINDS, DUPLICATE_KIND, Hostile, Outcome, generate, key_partition
 from tests.integration.histories import core_outcome
 from tests.integration.kafka_io import read_topic

@@ -13,11 +13,11 @@ from schemas.alerts import decode_alert
 from schemas.commands import encode_command
 from schemas.events import decode_event, digest
 from streams.cli import main
-from streams.config import Settings
-from streams.dead_letter import decode_dead_letter
-from streams.lag import wait_until_caught_up
-from streams.partitioning import partition_for
-from streams.worker_process import running_worker, worker_env
+from streams.kafka.lag import wait_until_caught_up
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.processors.dead_letter import decode_dead_letter
+from streams.worker.process import running_worker, worker_env
 from tests.integration.histories import arena_commands, expected_events
 from tests.integration.kafka_io import read_topic
 

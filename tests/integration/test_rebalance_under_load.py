@@ -22,10 +22,10 @@ import pytest
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import Command
-from streams.config import Settings
-from streams.partitioning import partition_for
-from streams.topics import create_topics, topic_layout
-from streams.worker_process import SupervisedWorker, running_worker, spawn_worker, terminate_worker
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.kafka.topics import create_topics, topic_layout
+from streams.worker.process import SupervisedWorker, running_worker, spawn_worker, terminate_worker
 from tests.chaos.crash_run import CrashFigures, Expectation, settle_and_judge
 from tests.integration.conftest import KafkaCluster
 from tests.support.cpu_hog import cpu_hog

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from producers.simulation import SimulationConfig
-from streams.topics import create_topics, topic_layout
+from streams.kafka.topics import create_topics, topic_layout
 from tests.chaos.crash_run import CrashFigures, crash_run
 from tests.integration.conftest import KafkaCluster
 

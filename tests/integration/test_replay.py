@@ -15,13 +15,13 @@ from confluent_kafka.cimpl import NewTopic
 from producers.publisher import CommandPublisher
 from schemas.events import PnLRecorded, decode_event, digest
 from streams.cli import main
-from streams.config import Settings
 from streams.domain import ArenaState, evolve, fold
-from streams.live_state import compare, live_states
-from streams.partitioning import partition_for
-from streams.replay import Point, parse_point, replay
-from streams.topic_reader import TopicReadError, read_snapshot
-from streams.worker_process import running_worker, worker_env
+from streams.history.live_state import compare, live_states
+from streams.history.replay import Point, parse_point, replay
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.kafka.topic_reader import TopicReadError, read_snapshot
+from streams.worker.process import running_worker, worker_env
 from tests.integration.conftest import KafkaCluster
 from tests.integration.histories import arena_commands
 from tests.integration.kafka_io import read_topic

@@ -9,7 +9,7 @@ import pytest
 
 from producers.simulation import SimulationConfig
 from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
-from streams.config import Settings
+from streams.kafka.settings import Settings
 from streams.main_job import MainJobOptions, SimulationSource, run_main_job
 from tests.integration.conftest import KafkaCluster
 

@@ -14,10 +14,10 @@ from confluent_kafka import Producer
 
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
-from streams.config import Settings
-from streams.partitioning import partition_for
-from streams.topics import create_topics, topic_layout
-from streams.worker_process import SupervisedWorker, WorkerFailed, running_worker, spawn_worker, terminate_worker
+from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
+from streams.kafka.topics import create_topics, topic_layout
+from streams.worker.process import SupervisedWorker, WorkerFailed, running_worker, spawn_worker, terminate_worker
 from tests.chaos.crash_run import CrashFigures, Expectation, settle_and_judge
 from tests.integration.conftest import KafkaCluster
 

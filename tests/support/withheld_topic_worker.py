@@ -44,18 +44,18 @@ def _create_withheld(settings: Any) -> None:
 
 
 def main() -> int:
-    import streams.topics  # noqa: PLC0415
-    import streams.worker_app  # noqa: PLC0415
+    import streams.kafka.topics  # noqa: PLC0415
+    import streams.worker.app  # noqa: PLC0415
 
     Topic.declare = _declare_all_but_withheld  # type: ignore[method-assign]
-    layout = streams.topics.table_changelog_layout  # the worker's own start-up creates them too
+    layout = streams.kafka.topics.table_changelog_layout  # the worker's own start-up creates them too
 
-    def without_withheld(settings: Any, app_id: str) -> list[streams.topics.TopicSpec]:
+    def without_withheld(settings: Any, app_id: str) -> list[streams.kafka.topics.TopicSpec]:
         return [spec for spec in layout(settings, app_id) if spec.name != WITHHELD]
 
-    streams.topics.table_changelog_layout = without_withheld
+    streams.kafka.topics.table_changelog_layout = without_withheld
 
-    build = streams.worker_app.build_worker
+    build = streams.worker.app.build_worker
 
     def build_then_create_late(settings: Any, options: Any) -> Any:
         worker = build(settings, options)
@@ -69,7 +69,7 @@ def main() -> int:
         worker.app.on_partitions_assigned.connect(on_assigned)
         return worker
 
-    streams.worker_app.build_worker = build_then_create_late
+    streams.worker.app.build_worker = build_then_create_late
     from streams.cli import main as arena  # noqa: PLC0415
 
     return arena(["worker", *sys.argv[1:]])

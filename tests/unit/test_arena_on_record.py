@@ -11,14 +11,14 @@ import orjson
 
 from schemas.commands import encode_command
 from schemas.events import encode_event
-from streams.arena_store import ArenaStore
-from streams.audit import audit_records
-from streams.command_processor import CommandProcessor
-from streams.dead_letter import SourceRef
-from streams.live_state import compare
-from streams.partitioning import partition_for
-from streams.state_view import state_json, state_table
-from streams.topic_reader import TopicRecord
+from streams.history.audit import audit_records
+from streams.history.live_state import compare
+from streams.history.state_view import state_json, state_table
+from streams.kafka.partitioning import partition_for
+from streams.kafka.topic_reader import TopicRecord
+from streams.processors.command_processor import CommandProcessor
+from streams.processors.dead_letter import SourceRef
+from streams.store.arena_store import ArenaStore
 
 from .builders import command, money
 

@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from faust.types import TP
 
-from streams.broker_probe import BrokerProbe
+from streams.eos.broker_probe import BrokerProbe
 
 TP0 = TP("arena.commands", 0)
 

@@ -9,10 +9,10 @@ import pytest
 
 from schemas.commands import encode_command
 from schemas.events import Event, decode_event
-from streams.arena_store import ArenaStore
-from streams.command_processor import CommandProcessor
-from streams.dead_letter import SourceRef, decode_dead_letter
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
+from streams.processors.command_processor import CommandProcessor
+from streams.processors.dead_letter import SourceRef, decode_dead_letter
+from streams.store.arena_store import ArenaStore
 from tests.unit.builders import ARENA, command, money, small_policies
 
 PARTITIONS = 4

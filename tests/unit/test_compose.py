@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.config import Settings
-from streams.topics import topic_layout
+from streams.kafka.settings import Settings
+from streams.kafka.topics import topic_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

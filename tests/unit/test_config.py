@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.config import Settings, redact
+from streams.kafka.settings import Settings, redact
 
 
 def test_settings_read_bootstrap_topics_partitions_and_security_from_the_environment() -> None:

@@ -8,10 +8,10 @@ import orjson
 
 from schemas.alerts import CHECK_TITLES, Check
 from schemas.events import digest, encode_event
-from streams.audit import AUDIT_CHECK_TITLES, AuditCheck, audit_records
-from streams.audit_report import ROWS, audit_lines, offsets_text, replay_summary
-from streams.progress import Progress
-from streams.topic_reader import TopicRecord
+from streams.history.audit import AUDIT_CHECK_TITLES, AuditCheck, audit_records
+from streams.history.audit_report import ROWS, audit_lines, offsets_text, replay_summary
+from streams.history.progress import Progress
+from streams.kafka.topic_reader import TopicRecord
 
 from .builders import arena, money, with_agents
 

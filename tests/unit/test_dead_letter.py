@@ -8,7 +8,7 @@ import orjson
 
 from schemas.commands import DecodeReason
 from schemas.export import documents
-from streams.dead_letter import MAX_EMBEDDED_BYTES, RoutingReason, SourceRef, dead_letter, decode_dead_letter
+from streams.processors.dead_letter import MAX_EMBEDDED_BYTES, RoutingReason, SourceRef, dead_letter, decode_dead_letter
 
 SOURCE = SourceRef(topic="arena.commands", partition=2, offset=41, timestamp_ms=1)
 

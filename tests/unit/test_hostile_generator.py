@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 
 from schemas.events import decode_event
-from streams.arena_store import ArenaStore
-from streams.command_processor import CommandProcessor
-from streams.dead_letter import SourceRef, decode_dead_letter
+from streams.processors.command_processor import CommandProcessor
+from streams.processors.dead_letter import SourceRef, decode_dead_letter
+from streams.store.arena_store import ArenaStore
 from tests.hostile import (
     ALL_KINDS,
     BAD_KINDS,

@@ -6,11 +6,12 @@ import orjson
 
 from schemas.alerts import Check
 from schemas.commands import encode_command
-from streams.arena_store import ArenaStore
-from streams.command_processor import CommandProcessor
-from streams.dead_letter import SourceRef
-from streams.ledger_processor import LedgerProcessor, LedgerStore
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
+from streams.processors.command_processor import CommandProcessor
+from streams.processors.dead_letter import SourceRef
+from streams.processors.ledger_processor import LedgerProcessor
+from streams.store.arena_store import ArenaStore
+from streams.store.ledger_store import LedgerStore
 from tests.unit.builders import ARENA, command, money, small_policies
 
 PARTITIONS = 4

@@ -6,7 +6,7 @@ from faust.types import TP
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.ownership import Ownership
+from streams.eos.ownership import Ownership
 
 SOURCES = ("arena.commands", "arena.events")
 CHANGELOG = "app-ledger-accounts-changelog"

@@ -7,7 +7,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
 
 
 @given(st.text(min_size=1, max_size=64), st.integers(min_value=1, max_value=64))

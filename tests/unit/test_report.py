@@ -28,10 +28,10 @@ from schemas.events import (
 from schemas.fields import TIERS
 from schemas.money import MAX_MINOR
 from streams.domain import ArenaState, fitness_of, fold
-from streams.report import DAY_MS, RunFacts, build_report, summary_text, write_report
-from streams.report_html import render_html
-from streams.report_model import Report
-from streams.report_money import compact_number, format_money
+from streams.report.build import DAY_MS, RunFacts, build_report, summary_text, write_report
+from streams.report.html import render_html
+from streams.report.model import Report
+from streams.report.money import compact_number, format_money
 
 from .builders import EUR, Harness, arena, money, small_policies, with_agents
 

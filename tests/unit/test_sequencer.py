@@ -8,7 +8,7 @@ from faust.types import TP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.sequencer import Admission, Sequencer, Verdict
+from streams.eos.offset_sequencer import Admission, Sequencer, Verdict
 
 TP0 = TP("arena.events", 0)
 

@@ -27,7 +27,7 @@ from schemas.commands import RecordPnL, RunEvolutionCycle, SpawnAgent, encode_co
 from schemas.genome import GENE_MAX, GENE_MIN
 from streams.domain import ArenaState, Book, execute, state_problems
 from streams.domain.policy import policy_problem
-from streams.partitioning import partition_for
+from streams.kafka.partitioning import partition_for
 
 SMALL = SimulationConfig(arenas=2, agents_per_arena=12, days=10, seed=7)
 

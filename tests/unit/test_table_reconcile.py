@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.table_reconcile import reconcile
+from streams.eos.reconcile import reconcile
 
 keys = st.sampled_from([f"k{i}" for i in range(12)])
 values = st.one_of(st.integers(-3, 3), st.dictionaries(st.sampled_from("ab"), st.integers(0, 2), max_size=2))

@@ -9,8 +9,8 @@ from collections.abc import Collection
 
 from faust.types import TP
 
-from streams.fatal_exit import ExitCode, FatalExit
-from streams.stall_watchdog import StallWatchdog
+from streams.eos.fatal_exit import ExitCode, FatalExit
+from streams.worker.stall_watchdog import StallWatchdog
 
 COMMANDS = TP("arena.commands", 0)
 

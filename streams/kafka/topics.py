@@ -1,0 +1,207 @@
+"""The pipeline's topic layout, and creating and describing it on a cluster.
+
+Commands and events are co-partitioned (same count, same key): the command processor writes an
+arena's events to the partition number it read the arena's commands from, and its tables' changelogs
+follow the same numbering, so an arena's state always moves together with its input.
+
+A worker's table changelog topics are part of the layout too, and exist — servable by the broker, not
+only confirmed by the controller — before the worker joins its group. Left to Faust, they are created
+as the worker starts; on a busy machine the broker served a new one only after the worker had joined
+without it, and the worker rebalanced itself mid-run when it appeared (issue 12).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.cimpl import NewTopic
+
+from streams.kafka.settings import Settings
+from streams.store.table_names import ALL_TABLES, changelog_topic
+
+DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int
+    purpose: str
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicState:
+    name: str
+    partitions: int
+    replication: int
+    configs: Mapping[str, str]
+
+
+class TopicLayoutError(Exception):
+    """A topic exists with a layout the pipeline cannot work with (e.g. broken co-partitioning)."""
+
+
+def topic_layout(settings: Settings) -> list[TopicSpec]:
+    """The topics of DESIGN.md with their retention: the event topic is the source of truth, kept forever."""
+    topics = settings.topics
+    n, rf = settings.partitions, settings.replication
+    return [
+        TopicSpec(
+            topics.commands,
+            n,
+            rf,
+            "commands from engines, ordered per arena (key = arena id)",
+            {"retention.ms": str(7 * DAY_MS), "cleanup.policy": "delete"},
+        ),
+        TopicSpec(
+            topics.events,
+            n,
+            rf,
+            "every decided event incl. rejections; the source of truth",
+            {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"},
+        ),
+        TopicSpec(
+            topics.alerts,
+            n,
+            rf,
+            "conservation and integrity alerts from the ledger processor",
+            {"retention.ms": str(365 * DAY_MS), "cleanup.policy": "delete"},
+        ),
+        TopicSpec(
+            topics.dlq,
+            n,
+            rf,
+            "undecodable or invalid commands, with reason and source offset",
+            {"retention.ms": str(365 * DAY_MS), "cleanup.policy": "delete"},
+        ),
+    ]
+
+
+def table_changelog_layout(settings: Settings, app_id: str) -> list[TopicSpec]:
+    """The changelog topic of each of the worker's tables: compacted, co-partitioned with the input."""
+    return [
+        TopicSpec(
+            changelog_topic(app_id, table),
+            settings.partitions,
+            settings.replication,
+            f"changelog of the worker's {table} table (app {app_id})",
+            {"cleanup.policy": "compact"},
+        )
+        for table in ALL_TABLES
+    ]
+
+
+def worker_topic_layout(settings: Settings, app_id: str) -> list[TopicSpec]:
+    """Every topic a worker of `app_id` reads or writes."""
+    return topic_layout(settings) + table_changelog_layout(settings, app_id)
+
+
+class TopicsNotServed(TimeoutError):
+    """Topics the controller confirmed that the broker still cannot serve."""
+
+
+def wait_until_served(
+    settings: Settings, names: Iterable[str], *, partitions: int, timeout_s: float = 60.0, poll_s: float = 0.1
+) -> float:
+    """Block until the broker's metadata lists every topic with all its partitions led; returns seconds.
+
+    Kafka confirms a new topic once the controller has recorded it; a broker serves it only once its
+    own metadata has caught up, 20-200 ms later on a busy machine (issue 12's probe). A consumer that
+    joins its group in between is assigned nothing of that topic.
+    """
+    admin = AdminClient(settings.client_config())
+    wanted = sorted(set(names))
+    began = time.monotonic()
+    missing = wanted
+    while True:
+        metadata = admin.list_topics(timeout=max(1.0, timeout_s))
+        missing = [name for name in wanted if not _served(metadata.topics.get(name), partitions)]
+        if not missing:
+            return time.monotonic() - began
+        if time.monotonic() - began > timeout_s:
+            raise TopicsNotServed(f"the broker does not serve {', '.join(missing)} after {timeout_s:.0f}s")
+        time.sleep(poll_s)
+
+
+def _served(topic: Any, partitions: int) -> bool:  # noqa: ANN401 - confluent-kafka's TopicMetadata
+    if topic is None or topic.error is not None or len(topic.partitions) != partitions:
+        return False
+    return all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+
+
+def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> list[str]:
+    """Create what is missing; return the names created. Existing topics must match the layout."""
+    admin = AdminClient(settings.client_config())
+    wanted = list(specs)
+    existing = describe_topics(settings, [spec.name for spec in wanted], admin=admin, timeout_s=timeout_s)
+    missing = [spec for spec in wanted if spec.name not in existing]
+    for spec in wanted:
+        state = existing.get(spec.name)
+        if state is not None and state.partitions != spec.partitions:
+            raise TopicLayoutError(
+                f"topic {spec.name} has {state.partitions} partitions but the layout needs {spec.partitions}; "
+                "commands and events must be co-partitioned (set ARENA_PARTITIONS to match, or use new topics)"
+            )
+    if not missing:
+        return []
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                spec.name,
+                num_partitions=spec.partitions,
+                replication_factor=spec.replication,
+                config=dict(spec.configs),
+            )
+            for spec in missing
+        ],
+        operation_timeout=timeout_s,
+        request_timeout=timeout_s,
+    )
+    created: list[str] = []
+    for name, future in futures.items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
+                continue  # another process created it between our look and our create
+            raise
+    return created
+
+
+def describe_topics(
+    settings: Settings,
+    names: Iterable[str],
+    *,
+    admin: AdminClient | None = None,
+    timeout_s: float = 30.0,
+) -> dict[str, TopicState]:
+    """Partition count, replication and the non-default configs of each topic that exists."""
+    client = admin or AdminClient(settings.client_config())
+    metadata = client.list_topics(timeout=timeout_s)
+    found = [name for name in names if name in metadata.topics and metadata.topics[name].error is None]
+    if not found:
+        return {}
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in found]
+    configs = client.describe_configs(resources, request_timeout=timeout_s)
+    result: dict[str, TopicState] = {}
+    for resource, future in configs.items():
+        entries = future.result()
+        topic = metadata.topics[resource.name]
+        partitions = topic.partitions
+        replication = len(next(iter(partitions.values())).replicas) if partitions else 0
+        result[resource.name] = TopicState(
+            name=resource.name,
+            partitions=len(partitions),
+            replication=replication,
+            configs={k: str(v.value) for k, v in entries.items() if not v.is_default},
+        )
+    return result

@@ -1,0 +1,80 @@
+"""The ledger processor's balances as table rows: one head row per arena, one row per account.
+
+The ledger processor is the second, independent witness of the money, so these rows are its own,
+never the command processor's. Like the arena store, a save writes only what an event changed: the
+arena's head row and the accounts the event's postings touched. An arena's integrity incidents
+(``streams.domain.compromise``) live in its head row, so a restarted or rebalanced worker keeps holding
+a compromised arena quietly instead of announcing it again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from streams.domain import ArenaBook, Book
+from streams.domain.accounts import AGENT_PREFIX
+from streams.domain.compromise import Compromise
+from streams.store.row_keys import JsonTable, row_key, split_key
+
+_HEAD_FIELDS = ("last_seq", "last_hash", "treasury", "agents_total", "funded", "withdrawn", "pnl")
+
+
+class LedgerStore:
+    """The book's rows: `heads[arena]` and `accounts[arena␟account] = [balance or None, tier or None]`.
+
+    None keeps "never posted" apart from "posted down to zero", so the rebuilt book equals the live one.
+    """
+
+    def __init__(self, heads: JsonTable, accounts: JsonTable) -> None:
+        self._heads = heads
+        self._accounts = accounts
+        self.book = Book()
+        self._loaded = False
+
+    def invalidate(self) -> None:
+        self.book = Book()
+        self._loaded = False
+
+    def ensure_loaded(self) -> Book:
+        if self._loaded:
+            return self.book
+        rows: dict[str, dict[str, list[Any]]] = defaultdict(dict)
+        for key, value in self._accounts.items():
+            arena, account = split_key(key)
+            rows[arena][account] = value
+        book = Book()
+        for arena, head in self._heads.items():
+            arena_book = book.arena(arena)
+            for name in _HEAD_FIELDS:
+                setattr(arena_book, name, head[name])
+            compromise = head.get("compromise")  # absent from rows written before incidents were kept
+            arena_book.compromise = Compromise.from_row(compromise) if compromise else None
+            for account, (balance, tier) in rows.get(arena, {}).items():
+                if balance is not None:
+                    arena_book.balances[account] = int(balance)
+                if tier is not None:
+                    arena_book.agent_tiers[account.removeprefix(AGENT_PREFIX)] = tier
+        self.book = book
+        self._loaded = True
+        return book
+
+    def matches_table(self, arena_id: str) -> bool:
+        """O(1) proof that the decoded book of an arena is the durable one (see ArenaStore)."""
+        head = self._heads.get(arena_id)
+        known = self.book.find(arena_id)
+        return (head["last_seq"] if head else 0) == (known.last_seq if known else 0)
+
+    def reload(self) -> Book:
+        self.invalidate()
+        return self.ensure_loaded()
+
+    def save(self, arena_book: ArenaBook, accounts: set[str]) -> None:
+        arena = arena_book.arena_id
+        head = {name: getattr(arena_book, name) for name in _HEAD_FIELDS}
+        head["compromise"] = arena_book.compromise.row() if arena_book.compromise else None
+        self._heads[arena] = head
+        for account in accounts:
+            is_agent = account.startswith(AGENT_PREFIX)
+            tier = arena_book.agent_tiers.get(account.removeprefix(AGENT_PREFIX)) if is_agent else None
+            self._accounts[row_key(arena, account)] = [arena_book.balances.get(account), tier]

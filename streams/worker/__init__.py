@@ -1,0 +1,6 @@
+"""The worker: the Faust app with the command and ledger agents, the `arena worker` process with its
+stall watchdog and exit codes, and the supervised child process the main job and the tests run.
+
+May import every layer below: `streams.eos`, `streams.processors`, `streams.store`, `streams.kafka`,
+`streams.broker`, `streams.domain`, `schemas`.
+"""

@@ -1,0 +1,81 @@
+"""`arena worker`: the topics first, then the Faust worker, then an exit code a supervisor can act on.
+
+Order matters. Every topic the worker reads or writes, its table changelogs included, is created and
+servable before the worker joins its consumer group, so the group's first assignment is complete and
+the worker never rebalances itself when a topic appears later (issue 12). While it runs, the stall
+watchdog (streams/worker/stall_watchdog.py) ends a worker that has work waiting and makes no progress, and
+every stop — a signal, a crash, a stall — is bounded by the exit grace period (streams/eos/fatal_exit.py).
+
+Exit codes: 0 after a clean stop; 70 after a crash; 71 when a stop did not finish in time; 75 after a
+stall; 2 when the worker could not start (no cluster, a topic layout that does not match).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from faust.worker import Worker as FaustWorker
+
+from streams.eos.fatal_exit import ExitCode, FatalExit
+from streams.eos.transport import gate_of
+from streams.kafka.settings import Settings
+from streams.kafka.topics import create_topics, wait_until_served, worker_topic_layout
+from streams.worker.app import WorkerOptions, build_worker
+from streams.worker.stall_watchdog import CommittedRecordsWaiting, StallWatchdog
+
+log = logging.getLogger(__name__)
+
+
+class Worker(FaustWorker):
+    """Faust's worker whose every stop is bounded, and whose crash is a fatal exit.
+
+    Named Worker like Faust's: its log says "[^Worker]: Ready", which supervisors and tests wait for.
+    """
+
+    def __init__(self, *args: Any, exit_policy: FatalExit, fail: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
+        self._exit_policy = exit_policy
+        self._fail = fail
+
+    async def stop(self) -> None:
+        if self.crash_reason is not None:
+            self._fail(f"the worker crashed: {self.crash_reason!r}")
+        else:
+            self._exit_policy.stopping()
+        await super().stop()
+
+
+def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> int:
+    """Run a worker until it stops; returns the process exit code."""
+    layout = worker_topic_layout(settings, options.app_id)
+    created = create_topics(settings, layout)
+    waited = wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
+    if created:
+        log.info("created %d topic(s) (%s); served after %.2fs", len(created), ", ".join(created), waited)
+    worker = build_worker(settings, options)
+    gate = gate_of(worker.app)
+    topics = settings.topics
+    watchdog = StallWatchdog(
+        gate,
+        worker.app.loop,
+        CommittedRecordsWaiting(settings.client_config(), options.app_id),
+        stall_s=options.stall_timeout_s,
+        source_topics=frozenset({topics.commands, topics.events}),
+    )
+    faust_worker = Worker(worker.app, loglevel=loglevel, exit_policy=gate.exit, fail=gate.fail)
+    watchdog.start()
+    try:
+        faust_worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    else:  # pragma: no cover - execute_from_commandline always raises SystemExit
+        code = 0
+    finally:
+        watchdog.stop()
+    if gate.exit.code is not None:
+        return int(gate.exit.code)
+    if faust_worker.crash_reason is not None or code != 0:
+        log.critical("worker exiting with code %d: %r", ExitCode.CRASHED, faust_worker.crash_reason)
+        return int(ExitCode.CRASHED)
+    return 0
