@@ -78,10 +78,10 @@ from confluent_kafka.admin import AdminClient
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import encode_command
-from streams.broker.launcher import LocalBroker, project_root
 from streams.broker.cluster import ensure_cluster
-from streams.kafka.settings import Settings
+from streams.broker.launcher import LocalBroker, project_root
 from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import end_offsets
 from streams.kafka.topics import TopicSpec, create_topics, topic_layout
 from streams.worker.process import WorkerHandle, running_worker, worker_env

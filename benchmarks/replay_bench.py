@@ -46,11 +46,11 @@ from confluent_kafka.admin import AdminClient
 
 from producers.simulation import SimulationConfig, simulate
 from schemas.events import decode_event_with_digest, encode_event
-from streams.broker.launcher import LocalBroker
 from streams.broker.cluster import ensure_cluster
-from streams.kafka.settings import Settings
-from streams.kafka.partitioning import PRODUCER_PARTITIONER, partition_for
+from streams.broker.launcher import LocalBroker
 from streams.history.replay import replay
+from streams.kafka.partitioning import PRODUCER_PARTITIONER, partition_for
+from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import TopicRecord, end_offsets, read_snapshot
 from streams.kafka.topics import create_topics, describe_topics, topic_layout
 

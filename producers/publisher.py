@@ -19,8 +19,8 @@ from typing import Any, Self
 from confluent_kafka import KafkaError, Message, Producer
 
 from schemas.commands import Command, encode_command
-from streams.kafka.settings import Settings
 from streams.kafka.partitioning import PRODUCER_PARTITIONER
+from streams.kafka.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

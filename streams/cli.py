@@ -7,7 +7,6 @@ does not match) end in one line on stderr and a non-zero exit, never in a traceb
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,6 +46,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         from dataclasses import replace  # noqa: PLC0415
 
         settings = replace(settings, partitions=args.partitions)
+    if getattr(args, "app_id", None):
+        settings = settings.with_worker(app_id=args.app_id)
     return settings
 
 
@@ -88,7 +89,7 @@ def _broker_status(_args: argparse.Namespace) -> int:
 
 def _topics_create(args: argparse.Namespace) -> int:
     settings = ensure_cluster(_settings(args), progress=_progress)
-    layout = worker_topic_layout(settings, args.app_id)
+    layout = worker_topic_layout(settings, settings.worker.app_id)
     created = create_topics(settings, layout)
     wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
     print(f"created {len(created)} topic(s): {', '.join(created) if created else 'none missing'}")
@@ -97,7 +98,7 @@ def _topics_create(args: argparse.Namespace) -> int:
 
 def _topics_describe(args: argparse.Namespace, settings: Settings | None = None) -> int:
     settings = settings or ensure_cluster(_settings(args), progress=_progress)
-    layout = worker_topic_layout(settings, args.app_id)
+    layout = worker_topic_layout(settings, settings.worker.app_id)
     states = describe_topics(settings, [spec.name for spec in layout])
     width = max(28, *(len(spec.name) for spec in layout))
     print(f"{'topic':<{width}} {'partitions':>10} {'replicas':>8}  {'cleanup':<8} {'retention.ms':>13}  purpose")
@@ -119,22 +120,17 @@ def _topics_describe(args: argparse.Namespace, settings: Settings | None = None)
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from dataclasses import replace  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
-    from streams.worker.app import WorkerOptions  # noqa: PLC0415 - Faust is slow to import
-    from streams.worker.run import run_worker  # noqa: PLC0415
+    from streams.worker.run import run_worker  # noqa: PLC0415 - Faust is slow to import
 
     settings = ensure_cluster(_settings(args), progress=_progress)
-    options = WorkerOptions.from_env()
-    if args.app_id:
-        options = replace(options, app_id=args.app_id)
     if args.web_port is not None:
-        options = replace(options, web_port=args.web_port)
+        settings = settings.with_worker(web_port=args.web_port)
     if args.datadir:
-        options = replace(options, datadir=Path(args.datadir))
-    _progress(f"worker {options.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
-    return run_worker(settings, options, loglevel=args.loglevel)
+        settings = settings.with_worker(datadir=Path(args.datadir))
+    _progress(f"worker {settings.worker.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
+    return run_worker(settings, loglevel=args.loglevel)
 
 
 # ---- reading topics -----------------------------------------------------------------------------
@@ -272,9 +268,10 @@ def _audit(args: argparse.Namespace) -> int:
         # An arena held by an incident stays at its last good event in the replay: nothing to compare.
         held = sorted(arena for arena, c in audit.compromised().items() if c.holding)
         rebuilt = {arena: state for arena, state in audit.states.items() if arena not in held}
-        live = {arena: state for arena, state in live_states(settings, args.app_id).items() if arena not in held}
+        live_now = live_states(settings, settings.worker.app_id)
+        live = {arena: state for arena, state in live_now.items() if arena not in held}
         differences = compare(rebuilt, live)
-        for line in live_lines(args.app_id, differences, held, args.limit):
+        for line in live_lines(settings.worker.app_id, differences, held, args.limit):
             print(line)
     passed = audit.passed and not differences
     print("AUDIT PASSED" if passed else "AUDIT FAILED")
@@ -430,7 +427,6 @@ def _add_topics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         _cluster_flags(action)
         action.add_argument(
             "--app-id",
-            default=os.environ.get("ARENA_APP_ID", "arena-ledger"),
             help="the worker whose table changelog topics to include (default: $ARENA_APP_ID or arena-ledger)",
         )
         action.set_defaults(handler=handler)
@@ -478,7 +474,6 @@ def _add_history(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _cluster_flags(audit_cmd)
     audit_cmd.add_argument(
         "--app-id",
-        default=os.environ.get("ARENA_APP_ID", "arena-ledger"),
         help="the worker whose live tables to compare (default: $ARENA_APP_ID or arena-ledger)",
     )
     audit_cmd.add_argument("--no-live", action="store_true", help="skip the comparison with the live tables")

@@ -34,7 +34,6 @@ from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import read_snapshot
 from streams.kafka.topics import create_topics, wait_until_served, worker_topic_layout
 from streams.processors.dead_letter import decode_dead_letter
-from streams.worker.app import DEFAULT_APP_ID
 from streams.worker.process import SupervisedWorker, WorkerFailed
 
 
@@ -72,7 +71,6 @@ class SimulationSource:
 @dataclass(frozen=True, slots=True)
 class MainJobOptions:
     report_root: Path = Path("reports")
-    app_id: str = DEFAULT_APP_ID
     timeout_s: float = 1800.0
     # A worker that exits is restarted this many times (exactly-once makes a restart safe at any point).
     worker_restarts: int = 3
@@ -107,7 +105,7 @@ def run_main_job(
     step = _Steps(out, total=7)
     step("broker", "resolving the cluster")
     settings = ensure_cluster(settings, progress=lambda m: out(f"             {m}"))
-    layout = worker_topic_layout(settings, options.app_id)
+    layout = worker_topic_layout(settings, settings.worker.app_id)
     created = create_topics(settings, layout)
     wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
     step(
@@ -118,7 +116,11 @@ def run_main_job(
 
     began = time.monotonic()
     worker = SupervisedWorker(
-        settings, options.app_id, run_dir, max_restarts=options.worker_restarts, say=lambda m: out(f"             {m}")
+        settings,
+        settings.worker.app_id,
+        run_dir,
+        max_restarts=options.worker_restarts,
+        say=lambda m: out(f"             {m}"),
     )
     try:
         with worker:
@@ -191,7 +193,7 @@ def _run_with_worker(
     targets = {p: offset + 1 for p, offset in audit.last_offsets.items()}
     wait_until_caught_up(
         settings,
-        options.app_id,
+        settings.worker.app_id,
         settings.topics.events,
         targets=targets,
         timeout_s=options.timeout_s,
@@ -239,7 +241,7 @@ def _publish_and_wait(
     step("processing", "waiting until the worker has committed every command (lag 0)")
     wait_until_caught_up(
         settings,
-        options.app_id,
+        settings.worker.app_id,
         settings.topics.commands,
         timeout_s=options.timeout_s,
         progress=show_lag,

@@ -11,11 +11,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from faust.types import TP
+
+from streams.kafka.clients import new_consumer
+from streams.kafka.retry import BROKER_REQUESTS, RetryPolicy
+from streams.kafka.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,49 +27,34 @@ T = TypeVar("T")
 
 class BrokerProbe:
     def __init__(
-        self, client_config: Mapping[str, Any], group_id: str, *, timeout_s: float = 30.0, attempts: int = 20
+        self, settings: Settings, group_id: str, *, timeout_s: float = 30.0, retry: RetryPolicy = BROKER_REQUESTS
     ) -> None:
-        self._config = {
-            **client_config,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": False,
-            # The record at the end of a hole is known to be there: do not let the broker sit on the
-            # fetch waiting for more bytes.
-            "fetch.wait.max.ms": 10,
-        }
+        self._settings = settings
+        self._group_id = group_id
         self._timeout_s = timeout_s
-        self._attempts = attempts
+        self._retry = retry
         self._consumer: Consumer | None = None
         self._lock = threading.Lock()
 
     async def first_record(self, tp: TP, start: int, end: int) -> int | None:
-        what = f"first record of {tp.topic}[{tp.partition}]"
+        what = f"broker probe: first record of {tp.topic}[{tp.partition}]"
         return await asyncio.to_thread(self._retrying, what, lambda: self._first_record(tp, start, end))
 
     async def committed(self, tp: TP) -> int | None:
         """Where the group resumes `tp`: its committed offset, or the earliest record if it has none."""
-        what = f"resume offset of {tp.topic}[{tp.partition}]"
+        what = f"broker probe: resume offset of {tp.topic}[{tp.partition}]"
         return await asyncio.to_thread(self._retrying, what, lambda: self._committed(tp))
 
     def _retrying(self, what: str, ask: Callable[[], T]) -> T:
-        """Ask again with a new client after an error, bounded.
+        """Ask again with a new client after any Kafka error, bounded.
 
         Seen in the broker-restart test: a client that asked while the broker was going down kept
         answering "Unknown partition" from its cached metadata for minutes after the broker was back
         (librdkafka refreshes it every 5 minutes), so the worker processed nothing meanwhile.
         """
-        for attempt in range(self._attempts):
-            try:
-                return ask()
-            except KafkaException as exc:
-                if attempt == self._attempts - 1:
-                    raise
-                log.warning("broker probe: %s failed (%s); asking again with a new client", what, exc)
-                self.close()
-                time.sleep(min(0.2 * 2**attempt, 2.0))
-        raise AssertionError("unreachable")
+        return self._retry.call(
+            what, ask, retry_if=lambda exc: isinstance(exc, KafkaException), before_retry=self.close
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -75,7 +64,11 @@ class BrokerProbe:
 
     def _client(self) -> Consumer:
         if self._consumer is None:
-            self._consumer = Consumer(self._config)
+            # The record at the end of a hole is known to be there: the broker need not sit on the fetch
+            # waiting for more bytes.
+            self._consumer = new_consumer(
+                self._settings, "broker-probe", group_id=self._group_id, overrides={"fetch.wait.max.ms": 10}
+            )
         return self._consumer
 
     def _first_record(self, tp: TP, start: int, end: int) -> int | None:

@@ -19,6 +19,7 @@ Exit codes (documented in the README):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import logging
@@ -87,3 +88,15 @@ class FatalExit:
             with contextlib.suppress(OSError, ValueError):  # a broken stream must not keep the process alive
                 stream.flush()
         self._hard_exit(int(final))
+
+
+def log_task_stacks(limit: int = 8) -> None:
+    """Where every task of the running loop waits, innermost frames last: what a stall report needs."""
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=limit)
+        where = " <- ".join(
+            f"{f.f_code.co_name}@{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}" for f in frames
+        )
+        lines.append(f"  {task.get_name()}: {where or 'not started'}")
+    log.warning("tasks at the stall (%d):\n%s", len(lines), "\n".join(sorted(lines)))

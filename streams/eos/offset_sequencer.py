@@ -43,7 +43,7 @@ class Admission:
     seek_to: int | None = None
 
 
-class Sequencer:
+class OffsetSequencer:
     def __init__(self, probe: Probe, committed: CommittedOffset) -> None:
         self._probe = probe
         self._committed = committed

@@ -28,47 +28,21 @@ a promoted partition is loaded here anyway.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-import weakref
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
 from typing import Any
 
 from faust.tables import TableManager
 from faust.tables.recovery import Recovery
-from faust.types import TP, AppT, CollectionT
+from faust.types import TP, CollectionT
 from faust.types.transports import ConsumerT
 
+from streams.eos import faust_private
+from streams.eos.install import PartitionOf, exactly_once
 from streams.eos.reconcile import Repair, reconcile
-from streams.eos.transport import gate_of
 
 log = logging.getLogger(__name__)
-
-# (changelog topic, partition)s -> each one's committed rows: the last value per key.
-CommittedRows = Callable[[list[tuple[str, int]]], Awaitable[dict[tuple[str, int], dict[Any, Any]]]]
-
-# A table key -> the partition its row lives in (the pipeline's keys all start with the arena id).
-PartitionOf = Callable[[Any], int]
-
-
-@dataclass(frozen=True, slots=True)
-class Verifier:
-    read: CommittedRows
-    partition_of: PartitionOf
-    source_topics: frozenset[str]  # the topics whose partitions the tables are co-partitioned with
-
-
-_verifiers: weakref.WeakKeyDictionary[AppT, Verifier] = weakref.WeakKeyDictionary()
-
-
-def verify_recovery_with(
-    app: AppT, read: CommittedRows, partition_of: PartitionOf, source_topics: frozenset[str]
-) -> None:
-    """Load `app`'s gained table partitions with `read` (without it, a worker refuses to resume)."""
-    _verifiers[app] = Verifier(read, partition_of, source_topics)
 
 
 class VerifiedRecovery(Recovery):
@@ -81,9 +55,8 @@ class VerifiedRecovery(Recovery):
         yet, or a broker restart cut the metadata short) leaves the changelog out; its partitions must
         be loaded all the same, or the worker would process on empty tables.
         """
-        changelogs = self.tables._changelogs
-        verifier = _verifiers.get(self.app)
-        topics = verifier.source_topics if verifier is not None else frozenset()
+        changelogs = faust_private.changelogs(self.tables)
+        topics = exactly_once(self.app).changelogs.source_topics
         sources = {tp.partition for tp in self.app.consumer.assignment() if tp.topic in topics}
         return {TP(topic, partition) for topic in changelogs for partition in sources}
 
@@ -96,20 +69,18 @@ class VerifiedRecovery(Recovery):
                 destination[tp] = max(destination[tp], self.active_highwaters[tp])
 
     async def on_recovery_completed(self, generation_id: int = 0) -> None:
-        verifier = _verifiers.get(self.app)
-        if verifier is None:
-            raise RuntimeError("verified recovery has no changelog reader: call verify_recovery_with(app, ...)")
+        verifier = exactly_once(self.app).changelogs
         started = time.monotonic()
         active = sorted(self.active_tps | self._changelogs_of_assigned_sources())
         # A partition this worker continues through the rebalance is not read: its transaction was
         # committed at revocation, so its rows are the committed ones (streams/eos/ownership.py).
-        ownership = gate_of(self.app).ownership
+        ownership = exactly_once(self.app).gate.ownership
         gained = [tp for tp in active if not ownership.continues(tp.partition)]
         committed = await verifier.read([(tp.topic, tp.partition) for tp in gained])
         held: dict[CollectionT, dict[int, list[Any]]] = {}
         loaded = 0
         for tp in gained:
-            table = self.tables._changelogs[tp.topic]
+            table = faust_private.changelogs(self.tables)[tp.topic]
             # Counted as active, or the memory store would drop the rows just loaded for a changelog
             # the assignment left out.
             self.actives_for_table[table].add(tp)
@@ -136,25 +107,16 @@ class VerifiedRecovery(Recovery):
 
 
 def reconcile_table(table: CollectionT, tp: TP, committed: dict[Any, Any], held: list[Any]) -> Repair:
-    data, key_partition = _memory_of(table)
+    data, key_partition = faust_private.memory_rows(table)
     return reconcile(data, key_partition, tp.partition, committed, held)
 
 
 def keys_by_partition(table: CollectionT, partition_of: PartitionOf) -> dict[int, list[Any]]:
-    data, _ = _memory_of(table)
+    data, _ = faust_private.memory_rows(table)
     found: dict[int, list[Any]] = defaultdict(list)
     for key in data:
         found[partition_of(key)].append(key)
     return found
-
-
-def _memory_of(table: CollectionT) -> tuple[MutableMapping[Any, Any], MutableMapping[Any, int]]:
-    store: Any = getattr(table, "data", None)
-    data: Any = getattr(store, "data", None)
-    key_partition: Any = getattr(store, "_key_partition", None)
-    if not isinstance(data, MutableMapping) or not isinstance(key_partition, MutableMapping):
-        raise TypeError(f"verified recovery needs Faust's memory store, not {type(store).__name__}")
-    return data, key_partition
 
 
 class VerifiedTableManager(TableManager):
@@ -165,12 +127,3 @@ class VerifiedTableManager(TableManager):
         if self._recovery is None:
             self._recovery = VerifiedRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
         return self._recovery
-
-
-def in_thread(read: Callable[[list[tuple[str, int]]], dict[tuple[str, int], dict[Any, Any]]]) -> CommittedRows:
-    """A blocking changelog read, run off the event loop (heartbeats and commits go on meanwhile)."""
-
-    async def run(partitions: list[tuple[str, int]]) -> dict[tuple[str, int], dict[Any, Any]]:
-        return await asyncio.to_thread(read, partitions)
-
-    return run

@@ -19,9 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from streams.history.audit import AuditResult, audit_records
+from streams.kafka.clients import new_consumer
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import end_offsets, partitions_of, read_snapshot, start_offsets
@@ -102,7 +103,7 @@ def resolve(settings: Settings, topic: str, point: Point, *, as_end: bool) -> di
 
 
 def _offsets_for_time(settings: Settings, topic: str, time_ms: int, ends: dict[int, int]) -> dict[int, int]:
-    consumer = Consumer(settings.client_config({"group.id": "arena-replay-times", "enable.auto.commit": False}))
+    consumer = new_consumer(settings, "replay-times")
     try:
         wanted = [TopicPartition(topic, p, time_ms) for p in partitions_of(settings, topic)]
         found = consumer.offsets_for_times(wanted, timeout=15)

@@ -7,13 +7,13 @@ instead, for jq.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicPartition
 
 from schemas.alerts import decode_alert
 from schemas.events import EventDecodeError, decode_event
+from streams.kafka.clients import new_consumer
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import TopicReadError, TopicRecord, end_offsets, partitions_of, read_snapshot
 from streams.processors.dead_letter import decode_dead_letter
@@ -56,16 +56,7 @@ def format_alert(record: TopicRecord) -> str:
 
 def follow(settings: Settings, topic: str, *, from_end: bool = True, poll_s: float = 0.5) -> Iterator[TopicRecord]:
     """New records as they are committed, until interrupted (Ctrl-C)."""
-    consumer = Consumer(
-        settings.client_config(
-            {
-                "group.id": f"arena-tail-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "auto.offset.reset": "earliest",
-            }
-        )
-    )
+    consumer = new_consumer(settings, "tail", overrides={"auto.offset.reset": "earliest"})
     try:
         start = OFFSET_END if from_end else OFFSET_BEGINNING
         consumer.assign([TopicPartition(topic, p, start) for p in partitions_of(settings, topic)])

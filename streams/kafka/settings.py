@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "ssl.keystore.password"})
@@ -56,6 +57,59 @@ class TopicNames:
         )
 
 
+DEFAULT_APP_ID = "arena-ledger"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """How a worker runs: its identity, its state directory, its timing and its failure bounds."""
+
+    app_id: str = DEFAULT_APP_ID  # the Faust app id and consumer group; names the changelog topics
+    datadir: Path = Path(".arena/worker")
+    web_port: int | None = None  # None: no web server
+    commit_interval_s: float = 1.0
+    producer_linger_s: float = 0.02  # a command becomes ~5 records: let them share produce requests
+    # How soon a dead worker's partitions move on: Faust's 60 s default makes every failover a minute.
+    session_timeout_s: float = 10.0
+    # A worker with committed records waiting and no progress for this long exits (worker/stall_watchdog.py).
+    stall_timeout_s: float = 60.0
+    # How long a stopping or crashed worker may take before the process ends anyway (eos/fatal_exit.py).
+    exit_grace_s: float = 15.0
+    eos_trace: bool = False  # log every unit and commit of the exactly-once layer
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
+        base = cls()
+        port = env.get("ARENA_WEB_PORT")
+        return cls(
+            app_id=env.get("ARENA_APP_ID") or base.app_id,
+            datadir=Path(env.get("ARENA_WORKER_DATADIR") or base.datadir),
+            web_port=_port(port) if port else None,
+            commit_interval_s=_positive_float(env, "ARENA_COMMIT_INTERVAL_S", base.commit_interval_s),
+            producer_linger_s=_positive_float(env, "ARENA_PRODUCER_LINGER_S", base.producer_linger_s, zero=True),
+            session_timeout_s=_positive_float(env, "ARENA_SESSION_TIMEOUT_S", base.session_timeout_s),
+            stall_timeout_s=_positive_float(env, "ARENA_STALL_TIMEOUT_S", base.stall_timeout_s),
+            exit_grace_s=_positive_float(env, "ARENA_EXIT_GRACE_S", base.exit_grace_s),
+            eos_trace=env.get("ARENA_EOS_TRACE") == "1",
+        )
+
+    def to_env(self) -> dict[str, str]:
+        env = {
+            "ARENA_APP_ID": self.app_id,
+            "ARENA_WORKER_DATADIR": str(self.datadir),
+            "ARENA_COMMIT_INTERVAL_S": str(self.commit_interval_s),
+            "ARENA_PRODUCER_LINGER_S": str(self.producer_linger_s),
+            "ARENA_SESSION_TIMEOUT_S": str(self.session_timeout_s),
+            "ARENA_STALL_TIMEOUT_S": str(self.stall_timeout_s),
+            "ARENA_EXIT_GRACE_S": str(self.exit_grace_s),
+        }
+        if self.web_port is not None:
+            env["ARENA_WEB_PORT"] = str(self.web_port)
+        if self.eos_trace:
+            env["ARENA_EOS_TRACE"] = "1"
+        return env
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Where the cluster is and how to talk to it. `bootstrap` None means "use the local broker"."""
@@ -65,9 +119,11 @@ class Settings:
     partitions: int = 4
     replication: int = 1
     security: Mapping[str, str] = field(default_factory=dict)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every environment variable the project reads, read here (the README's configuration table)."""
         source = os.environ if env is None else env
         security = {prop: source[var] for var, prop in _SECURITY_ENV.items() if source.get(var)}
         return cls(
@@ -76,7 +132,28 @@ class Settings:
             partitions=_positive_int(source, "ARENA_PARTITIONS", 4),
             replication=_positive_int(source, "ARENA_REPLICATION_FACTOR", 1),
             security=security,
+            worker=WorkerSettings.from_env(source),
         )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that gives another process these settings (a worker started as a child)."""
+        if self.bootstrap is None:
+            raise RuntimeError("resolve the cluster before handing the settings to another process")
+        security = {var: self.security[prop] for var, prop in _SECURITY_ENV.items() if prop in self.security}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "ARENA_TOPIC_COMMANDS": self.topics.commands,
+            "ARENA_TOPIC_EVENTS": self.topics.events,
+            "ARENA_TOPIC_ALERTS": self.topics.alerts,
+            "ARENA_TOPIC_DLQ": self.topics.dlq,
+            "ARENA_PARTITIONS": str(self.partitions),
+            "ARENA_REPLICATION_FACTOR": str(self.replication),
+            **security,
+            **self.worker.to_env(),
+        }
+
+    def with_worker(self, **changes: Any) -> Settings:  # noqa: ANN401 - WorkerSettings' fields
+        return replace(self, worker=replace(self.worker, **changes))
 
     def with_bootstrap(self, bootstrap: str) -> Settings:
         return replace(self, bootstrap=bootstrap)
@@ -111,6 +188,29 @@ class Settings:
 def redact(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a client config with every secret value replaced, for logs and reports."""
     return {key: (_REDACTED if key in SECRET_KEYS else value) for key, value in config.items()}
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value < 0 or (value == 0 and not zero) or value != value:  # noqa: PLR0124 - NaN is not equal to itself
+        raise ValueError(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds, got {raw!r}")
+    return value
+
+
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise ValueError(f"ARENA_WEB_PORT must be a port number, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"ARENA_WEB_PORT must be a port number, got {raw!r}")
+    return port
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

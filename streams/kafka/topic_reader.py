@@ -10,7 +10,6 @@ topic cannot disturb the worker.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -18,6 +17,8 @@ from typing import TypeVar
 from confluent_kafka import Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]  # exported, untyped
 
+from streams.kafka.clients import new_admin, new_consumer
+from streams.kafka.retry import BROKER_REQUESTS, TRANSIENT
 from streams.kafka.settings import Settings
 
 T = TypeVar("T")
@@ -37,22 +38,18 @@ class TopicReadError(RuntimeError):
 
 
 def _consumer(settings: Settings, *, batch_bytes: int = 8 * 1024 * 1024) -> Consumer:
-    return Consumer(
-        settings.client_config(
-            {
-                "group.id": f"arena-reader-{uuid.uuid4().hex[:8]}",  # required by librdkafka; never committed
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "isolation.level": "read_committed",
-                # An offset that no longer exists (retention, delete_records) must be an error, never a
-                # silent jump to the end that would let an audit pass over records it did not read.
-                "auto.offset.reset": "error",
-                "enable.partition.eof": True,
-                "fetch.max.bytes": batch_bytes * 4,
-                "max.partition.fetch.bytes": batch_bytes,
-                "queued.max.messages.kbytes": 256 * 1024,
-            }
-        )
+    return new_consumer(
+        settings,
+        "reader",
+        overrides={
+            # An offset that no longer exists (retention, delete_records) must be an error, never a
+            # silent jump to the end that would let an audit pass over records it did not read.
+            "auto.offset.reset": "error",
+            "enable.partition.eof": True,
+            "fetch.max.bytes": batch_bytes * 4,
+            "max.partition.fetch.bytes": batch_bytes,
+            "queued.max.messages.kbytes": 256 * 1024,
+        },
     )
 
 
@@ -152,7 +149,7 @@ def _stable_ends(
     """
     if not partitions:
         return {}
-    admin = AdminClient(settings.client_config())
+    admin = new_admin(settings)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -211,7 +208,7 @@ def _read_ranges(
                 if error.code() == KafkaError._PARTITION_EOF:
                     pending.discard(tp)
                     continue
-                if error.code() in _TRANSIENT:
+                if error.code() in TRANSIENT:
                     continue  # the client reconnects and fetches again by itself; the deadline bounds it
                 raise TopicReadError(f"reading {tp[0]}[{tp[1]}]: {error.str()}")
             offset = message.offset() or 0
@@ -228,30 +225,12 @@ def _read_ranges(
             progress(read)
 
 
-# A broker that just started, or moved leadership or group coordination, answers these for a moment.
-_TRANSIENT = {
-    KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-    KafkaError.COORDINATOR_NOT_AVAILABLE,
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError._TRANSPORT,
-    KafkaError._TIMED_OUT,
-}
-
-
-def _retrying(what: str, call: Callable[[], T], attempts: int = 20) -> T:
-    """Retry a broker request through a restart or a leadership move, bounded; then a clear error."""
-    for attempt in range(attempts):
-        try:
-            return call()
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            transient = isinstance(error, KafkaError) and (error.retriable() or error.code() in _TRANSIENT)
-            if not transient or attempt == attempts - 1:
-                raise TopicReadError(f"{what}: {exc}") from exc
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
+def _retrying(what: str, call: Callable[[], T]) -> T:
+    """A broker request through a restart or a leadership move (streams/kafka/retry.py); then a clear error."""
+    try:
+        return BROKER_REQUESTS.call(what, call)
+    except KafkaException as exc:
+        raise TopicReadError(f"{what}: {exc}") from exc
 
 
 def _watermarks(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
@@ -264,7 +243,7 @@ def _watermarks(consumer: Consumer, tp: TopicPartition) -> tuple[int, int]:
 
 def committed_offsets(settings: Settings, group_id: str, topic: str) -> dict[int, int]:
     """The group's committed offset per partition (-1 where it has committed nothing yet)."""
-    consumer = Consumer(settings.client_config({"group.id": group_id, "enable.auto.commit": False}))
+    consumer = new_consumer(settings, "lag", group_id=group_id)
     try:
         partitions = [TopicPartition(topic, p) for p in partitions_of(settings, topic)]
         found = _retrying(

@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
+from streams.kafka.clients import new_admin
 from streams.kafka.settings import Settings
 from streams.store.table_names import ALL_TABLES, changelog_topic
 
@@ -117,7 +118,7 @@ def wait_until_served(
     own metadata has caught up, 20-200 ms later on a busy machine (issue 12's probe). A consumer that
     joins its group in between is assigned nothing of that topic.
     """
-    admin = AdminClient(settings.client_config())
+    admin = new_admin(settings)
     wanted = sorted(set(names))
     began = time.monotonic()
     missing = wanted
@@ -139,7 +140,7 @@ def _served(topic: Any, partitions: int) -> bool:  # noqa: ANN401 - confluent-ka
 
 def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> list[str]:
     """Create what is missing; return the names created. Existing topics must match the layout."""
-    admin = AdminClient(settings.client_config())
+    admin = new_admin(settings)
     wanted = list(specs)
     existing = describe_topics(settings, [spec.name for spec in wanted], admin=admin, timeout_s=timeout_s)
     missing = [spec for spec in wanted if spec.name not in existing]
@@ -185,7 +186,7 @@ def describe_topics(
     timeout_s: float = 30.0,
 ) -> dict[str, TopicState]:
     """Partition count, replication and the non-default configs of each topic that exists."""
-    client = admin or AdminClient(settings.client_config())
+    client = admin or new_admin(settings)
     metadata = client.list_topics(timeout=timeout_s)
     found = [name for name in names if name in metadata.topics and metadata.topics[name].error is None]
     if not found:

@@ -22,20 +22,11 @@ from streams.kafka.settings import Settings
 
 
 def worker_env(settings: Settings, app_id: str, datadir: Path, *, commit_interval_s: float = 0.5) -> dict[str, str]:
-    if settings.bootstrap is None:
-        raise RuntimeError("resolve the cluster before starting a worker")
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap,
-        "ARENA_TOPIC_COMMANDS": settings.topics.commands,
-        "ARENA_TOPIC_EVENTS": settings.topics.events,
-        "ARENA_TOPIC_ALERTS": settings.topics.alerts,
-        "ARENA_TOPIC_DLQ": settings.topics.dlq,
-        "ARENA_PARTITIONS": str(settings.partitions),
-        "ARENA_APP_ID": app_id,
-        "ARENA_WORKER_DATADIR": str(datadir),
-        "ARENA_COMMIT_INTERVAL_S": str(commit_interval_s),
-    }
+    """The child's environment: this process's (PATH and the like), with the settings written over it.
+
+    Child workers commit every 0.5 s by default: the main job and the tests wait for their commits."""
+    child = settings.with_worker(app_id=app_id, datadir=datadir, commit_interval_s=commit_interval_s)
+    return {**os.environ, **child.to_env()}
 
 
 @dataclass(frozen=True)

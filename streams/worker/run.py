@@ -18,10 +18,9 @@ from typing import Any
 from faust.worker import Worker as FaustWorker
 
 from streams.eos.fatal_exit import ExitCode, FatalExit
-from streams.eos.transport import gate_of
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, wait_until_served, worker_topic_layout
-from streams.worker.app import WorkerOptions, build_worker
+from streams.worker.app import build_worker
 from streams.worker.stall_watchdog import CommittedRecordsWaiting, StallWatchdog
 
 log = logging.getLogger(__name__)
@@ -46,20 +45,21 @@ class Worker(FaustWorker):
         await super().stop()
 
 
-def run_worker(settings: Settings, options: WorkerOptions, *, loglevel: str = "info") -> int:
+def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     """Run a worker until it stops; returns the process exit code."""
+    options = settings.worker
     layout = worker_topic_layout(settings, options.app_id)
     created = create_topics(settings, layout)
     waited = wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
     if created:
         log.info("created %d topic(s) (%s); served after %.2fs", len(created), ", ".join(created), waited)
-    worker = build_worker(settings, options)
-    gate = gate_of(worker.app)
+    worker = build_worker(settings)
+    gate = worker.exactly_once.gate
     topics = settings.topics
     watchdog = StallWatchdog(
         gate,
         worker.app.loop,
-        CommittedRecordsWaiting(settings.client_config(), options.app_id),
+        CommittedRecordsWaiting(settings, options.app_id),
         stall_s=options.stall_timeout_s,
         source_topics=frozenset({topics.commands, topics.events}),
     )

@@ -23,13 +23,15 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Collection
+from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from faust.types import TP
 
 from streams.eos.fatal_exit import ExitCode
+from streams.kafka.clients import new_consumer
+from streams.kafka.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -125,34 +127,21 @@ class StallWatchdog:
         return f"no progress for {now - self._last_progress:.0f}s with committed records waiting on {where}"
 
 
-def log_task_stacks(limit: int = 8) -> None:
-    """Where every task of the running loop waits, innermost frames last: what a stall report needs."""
-    lines = []
-    for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=limit)
-        where = " <- ".join(
-            f"{f.f_code.co_name}@{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno}" for f in frames
-        )
-        lines.append(f"  {task.get_name()}: {where or 'not started'}")
-    log.warning("tasks at the stall (%d):\n%s", len(lines), "\n".join(sorted(lines)))
-
-
 class CommittedRecordsWaiting:
     """The broker's answer to "is there work?": a read_committed read from the group's committed offsets."""
 
-    def __init__(self, client_config: Mapping[str, Any], group_id: str, *, timeout_s: float = 10.0) -> None:
-        self._config = {
-            **client_config,
-            "group.id": group_id,
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-            "fetch.wait.max.ms": 50,
-        }
+    def __init__(self, settings: Settings, group_id: str, *, timeout_s: float = 10.0) -> None:
+        self._settings = settings
+        self._group_id = group_id
         self._timeout_s = timeout_s
 
     def __call__(self, assigned: Collection[TP]) -> list[TP]:
-        consumer = Consumer(self._config)
+        consumer = new_consumer(
+            self._settings,
+            "stall-watchdog",
+            group_id=self._group_id,
+            overrides={"enable.partition.eof": True, "fetch.wait.max.ms": 50},
+        )
         try:
             return [tp for tp in assigned if self._holds_work(consumer, tp)]
         finally:

@@ -12,7 +12,7 @@ from typing import Any
 
 import faust
 
-from streams.eos.transport import gate_of
+from streams.eos.install import install
 
 app = faust.App(
     os.environ["SMOKE_APP_ID"],
@@ -30,6 +30,13 @@ sink = app.topic(os.environ["SMOKE_OUT"], key_serializer="raw", value_serializer
 seen = app.Table("seen", default=int)
 
 
+async def _no_changelog_reads(_partitions: list[tuple[str, int]]) -> dict[tuple[str, int], dict[Any, Any]]:
+    raise AssertionError("the smoke app keeps Faust's own table recovery")
+
+
+eos = install(app, read_changelogs=_no_changelog_reads, partition_of=lambda _key: 0, source_topics=frozenset())
+
+
 async def handle(event: Any) -> None:
     key, value = event.key, event.value
     seen[key] += 1
@@ -41,7 +48,7 @@ async def handle(event: Any) -> None:
 async def upper(stream: Any) -> AsyncIterator[None]:
     # Under the arena-kafka transport each message is a unit of its processing gate (streams/eos/transport.py);
     # with the stock transport the gate is not consulted, so the same app runs on both.
-    gate = gate_of(app)
+    gate = eos.gate
     async for event in stream.events():
         await gate.run(event, lambda: handle(event))  # noqa: B023 - awaited before the next event
         yield None

@@ -30,9 +30,9 @@ def test_a_short_simulation_keeps_conservation_and_the_topic_folds_to_the_expect
     )
     lines: list[str] = []
     outcome = run_main_job(
-        settings,
+        settings.with_worker(app_id=f"{prefix}app"),
         SimulationSource(config),
-        MainJobOptions(report_root=tmp_path / "reports", app_id=f"{prefix}app", timeout_s=300),
+        MainJobOptions(report_root=tmp_path / "reports", timeout_s=300),
         say=lines.append,
     )
     text = "\n".join(lines)

@@ -46,6 +46,8 @@ def _create_withheld(settings: Any) -> None:
 def main() -> int:
     import streams.kafka.topics  # noqa: PLC0415
     import streams.worker.app  # noqa: PLC0415
+    from streams.kafka.settings import Settings  # noqa: PLC0415
+    from streams.worker.app import Worker  # noqa: PLC0415
 
     Topic.declare = _declare_all_but_withheld  # type: ignore[method-assign]
     layout = streams.kafka.topics.table_changelog_layout  # the worker's own start-up creates them too
@@ -57,8 +59,8 @@ def main() -> int:
 
     build = streams.worker.app.build_worker
 
-    def build_then_create_late(settings: Any, options: Any) -> Any:
-        worker = build(settings, options)
+    def build_then_create_late(settings: Settings) -> Worker:
+        worker = build(settings)
         created: list[bool] = []
 
         async def on_assigned(*_args: Any, **_kwargs: Any) -> None:

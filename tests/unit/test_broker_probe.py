@@ -9,12 +9,15 @@ from confluent_kafka import KafkaError, KafkaException
 from faust.types import TP
 
 from streams.eos.broker_probe import BrokerProbe
+from streams.kafka.retry import RetryPolicy
+from streams.kafka.settings import Settings
 
 TP0 = TP("arena.commands", 0)
+LOCAL = Settings(bootstrap="127.0.0.1:9")
 
 
 def test_a_failing_question_is_asked_again_with_a_new_client() -> None:
-    probe = BrokerProbe({"bootstrap.servers": "127.0.0.1:9"}, "app", attempts=3)
+    probe = BrokerProbe(LOCAL, "app", retry=RetryPolicy(attempts=3, first_pause_s=0.0))
     answers: list[int] = []
     closed: list[bool] = []
 
@@ -32,7 +35,7 @@ def test_a_failing_question_is_asked_again_with_a_new_client() -> None:
 
 
 def test_a_question_that_keeps_failing_ends_in_the_error() -> None:
-    probe = BrokerProbe({"bootstrap.servers": "127.0.0.1:9"}, "app", attempts=2)
+    probe = BrokerProbe(LOCAL, "app", retry=RetryPolicy(attempts=2, first_pause_s=0.0))
 
     def first_record(_tp: TP, _start: int, _end: int) -> int:
         raise KafkaException(KafkaError(KafkaError._TRANSPORT))

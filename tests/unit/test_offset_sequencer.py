@@ -8,7 +8,7 @@ from faust.types import TP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.eos.offset_sequencer import Admission, Sequencer, Verdict
+from streams.eos.offset_sequencer import Admission, OffsetSequencer, Verdict
 
 TP0 = TP("arena.events", 0)
 
@@ -29,13 +29,13 @@ class Log:
         return self.committed_offset
 
 
-def admit(sequencer: Sequencer, offset: int) -> Admission:
+def admit(sequencer: OffsetSequencer, offset: int) -> Admission:
     return asyncio.run(sequencer.admit(TP0, offset))
 
 
 def test_a_fresh_group_processes_from_the_first_delivery_in_order() -> None:
     log = Log([0, 1, 2])
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     for offset in log.records:
         assert admit(sequencer, offset).verdict is Verdict.PROCESS
         sequencer.processed(TP0, offset)
@@ -45,7 +45,7 @@ def test_a_fresh_group_processes_from_the_first_delivery_in_order() -> None:
 
 def test_a_second_delivery_is_a_duplicate() -> None:
     log = Log([5, 6, 7], committed=5)
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     assert admit(sequencer, 5).verdict is Verdict.PROCESS
     sequencer.processed(TP0, 5)
     assert admit(sequencer, 5).verdict is Verdict.DUPLICATE
@@ -53,7 +53,7 @@ def test_a_second_delivery_is_a_duplicate() -> None:
 
 def test_a_hole_of_markers_only_is_crossed_after_asking_the_broker() -> None:
     log = Log([3, 4, 7, 8], committed=3)  # 5 and 6: a commit marker and an aborted record
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     for offset in (3, 4):
         assert admit(sequencer, offset).verdict is Verdict.PROCESS
         sequencer.processed(TP0, offset)
@@ -63,13 +63,13 @@ def test_a_hole_of_markers_only_is_crossed_after_asking_the_broker() -> None:
 
 def test_a_committed_offset_on_a_marker_is_not_a_lost_record() -> None:
     log = Log([11, 12], committed=10)  # 10 is the marker of the last committed transaction
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     assert admit(sequencer, 11).verdict is Verdict.PROCESS
 
 
 def test_a_vanished_record_is_sought_back_and_everything_after_it_waits_for_it() -> None:
     log = Log([20, 21, 22, 23], committed=20)
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     assert admit(sequencer, 20).verdict is Verdict.PROCESS
     sequencer.processed(TP0, 20)
     lost = admit(sequencer, 22)  # 21 was cleared from a queue on its way to the agent
@@ -83,7 +83,7 @@ def test_a_vanished_record_is_sought_back_and_everything_after_it_waits_for_it()
 
 def test_a_new_ownership_starts_from_the_group_s_committed_offset() -> None:
     log = Log(list(range(10)), committed=4)
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     assert admit(sequencer, 4).verdict is Verdict.PROCESS
     sequencer.processed(TP0, 4)
     sequencer.forget([TP0])
@@ -103,7 +103,7 @@ def test_whatever_the_delivery_does_each_record_is_processed_once_in_order(
     # Offsets with `True` hold a record; the others are markers or aborted records the reader skips.
     records = [offset for offset, has_record in enumerate(holes) if has_record]
     log = Log(records)
-    sequencer = Sequencer(log.probe, log.committed)
+    sequencer = OffsetSequencer(log.probe, log.committed)
     processed: list[int] = []
     position = 0  # index into `records` of the next delivery
     steps = 0

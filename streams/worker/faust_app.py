@@ -1,0 +1,81 @@
+"""The Faust app of a worker, with every Faust setting the pipeline depends on and why.
+
+Only configuration lives here; the tables and agents are added by streams/worker/app.py and
+streams/worker/agents.py.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import faust
+from faust.types.auth import CredentialsT
+
+from streams.eos.install import SCHEME
+from streams.eos.recovery import VerifiedTableManager
+from streams.eos.table import CoPartitionedTable
+from streams.kafka.settings import Settings
+
+
+def new_app(settings: Settings) -> faust.App:
+    if settings.bootstrap is None:
+        raise RuntimeError("resolve the cluster first (streams.broker.cluster.ensure_cluster)")
+    worker = settings.worker
+    brokers = [f"{SCHEME}://{server.strip()}" for server in settings.bootstrap.split(",")]
+    return faust.App(
+        worker.app_id,
+        broker=brokers,
+        broker_credentials=_credentials(settings),
+        processing_guarantee="exactly_once",
+        store="memory://",
+        # Restarted table partitions are loaded from the committed changelog (streams/eos/recovery.py).
+        TableManager=VerifiedTableManager,
+        Table=CoPartitionedTable,
+        # Standby rows would go unused: the memory store drops them after each recovery, and a promoted
+        # partition is loaded from the committed changelog anyway.
+        table_standby_replicas=0,
+        # A worker whose first metadata lacked the topics (a broker that just started) got an empty
+        # assignment and waited for aiokafka's 5-minute metadata refresh to rebalance; 10 s instead.
+        consumer_metadata_max_age_ms=10_000,
+        datadir=str(worker.datadir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=worker.commit_interval_s,
+        # A command becomes ~5 records (events and changelog rows): let them share produce requests.
+        producer_linger=worker.producer_linger_s,
+        broker_session_timeout=worker.session_timeout_s,
+        broker_heartbeat_interval=max(1.0, worker.session_timeout_s / 4),
+        web_enabled=worker.web_port is not None,
+        web_port=worker.web_port or 6066,
+        web_bind="127.0.0.1",
+        # Tables use the app's serializers (JSON rows); every topic sets raw bytes explicitly.
+        key_serializer="json",
+        value_serializer="json",
+    )
+
+
+def _credentials(settings: Settings) -> CredentialsT | None:
+    """Faust's credentials from the same security settings the confluent-kafka clients use."""
+    security = dict(settings.security)
+    protocol = security.get("security.protocol", "PLAINTEXT").upper()
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol in {"SSL", "SASL_SSL"}:
+        context = ssl.create_default_context(cafile=security.get("ssl.ca.location"))
+        if security.get("ssl.certificate.location"):
+            context.load_cert_chain(
+                security["ssl.certificate.location"],
+                security.get("ssl.key.location"),
+                security.get("ssl.key.password"),
+            )
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=security.get("sasl.username"),
+            password=security.get("sasl.password"),
+            mechanism=security.get("sasl.mechanism", "PLAIN"),
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context)
