@@ -21,6 +21,7 @@ Auditing
                                              only; a refused record compromises its arena (``compromise``)
     ``postings_of(payload)``  the one postings rule
     ``state_problems(state)`` / ``transition_problems(before, after, events)``  the core's checks
+    ``book_state_problems(book, state)``  the book and the state tell the same money story
 
 Persisting piecewise
     ``touched_agents(event)``, ``to_rows(state)`` / ``from_rows(rows)``,
@@ -28,7 +29,7 @@ Persisting piecewise
 """
 
 from streams.domain.book import ArenaBook, Book
-from streams.domain.checks import state_problems, transition_problems
+from streams.domain.checks import book_state_problems, state_problems, transition_problems
 from streams.domain.decide import Decision, decide
 from streams.domain.evolve import SequenceGap, evolve, fold
 from streams.domain.execute import Outcome, execute
@@ -51,6 +52,7 @@ __all__ = [
     "SequenceGap",
     "StateRows",
     "TierCounts",
+    "book_state_problems",
     "decide",
     "evolve",
     "execute",

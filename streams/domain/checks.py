@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 from schemas.events import Event
 from schemas.money import MAX_MINOR
-from streams.domain.accounts import EXTERNAL, MARKET, TREASURY, agent_of
+from streams.domain.accounts import EXTERNAL, MARKET, TREASURY, agent_account, agent_of
+from streams.domain.book import ArenaBook
 from streams.domain.rows import touched_agents
 from streams.domain.state import ArenaState, TierCounts
 
@@ -105,4 +106,29 @@ def state_problems(state: ArenaState) -> list[str]:
         problems.append(f"alive agents hold {total} but agents_total = {state.agents_total}")
     if TierCounts(**counts) != state.tier_counts:
         problems.append(f"alive agents per tier {counts} but tier_counts = {state.tier_counts}")
+    return problems
+
+
+def book_state_problems(book: ArenaBook, state: ArenaState) -> list[str]:
+    """The ledger's book (built from postings only) and the state (built from payloads) must tell the same
+    money story: the same treasury, the same running totals, the same balance in every agent's account.
+
+    The audit runs this for every arena at the end of a replay: two independent derivations of the money
+    that disagree mean a posting does not say what its payload did, or the other way round.
+    """
+    problems: list[str] = []
+    for name, in_book, in_state in (
+        ("treasury", book.treasury, state.treasury),
+        ("funded", book.funded, state.funded_total),
+        ("withdrawn", book.withdrawn, state.withdrawn_total),
+        ("PnL", book.pnl, state.pnl_total),
+    ):
+        if in_book != in_state:
+            problems.append(f"the book's {name} {in_book} differs from the state's {in_state}")
+    for agent in state.agents.values():
+        in_book = book.balance(agent_account(agent.agent_id))
+        if in_book != agent.balance:
+            problems.append(
+                f"agent {agent.agent_id}: the book's balance {in_book} differs from the state's {agent.balance}"
+            )
     return problems

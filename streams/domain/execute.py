@@ -37,11 +37,17 @@ MAX_MESSAGE: Final = 512
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Events to publish atomically, the state after them, and whether the command was a duplicate."""
+    """Events to publish atomically, the state after them, whether the command was a duplicate, and the
+    reason it was refused (None if it was not: the single event then reports the refusal)."""
 
     events: tuple[Event, ...]
     state: ArenaState
     duplicate: bool = False
+    refused: Reason | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.refused is not None
 
 
 def _message(text: str) -> str:
@@ -123,6 +129,7 @@ def execute(state: ArenaState, command: Command) -> Outcome:
         )
     else:
         decision = decide(state, command)
+    refused = decision.reason if isinstance(decision, Rejection) else None
     if isinstance(decision, Rejection):
         decision = [rejection_payload(command, decision)]
     if not decision:
@@ -132,4 +139,5 @@ def execute(state: ArenaState, command: Command) -> Outcome:
     if problems:
         refusal = Rejection(Reason.CONSERVATION_VIOLATED, "core check failed: " + "; ".join(problems))
         events, after = seal(state, command, [rejection_payload(command, refusal)])
-    return Outcome(tuple(events), after)
+        refused = refusal.reason
+    return Outcome(tuple(events), after, refused=refused)

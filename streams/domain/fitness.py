@@ -44,6 +44,12 @@ def fitness_of(agent: AgentState) -> Fitness:
     )
 
 
+def ranking_key(fitness: Fitness) -> tuple[bool, int, str]:
+    """The core's order of agents, best first: judged agents (with a PnL record) before agents with
+    nothing to judge yet, then the higher score, then the agent id (a total order)."""
+    return (fitness.records == 0, -fitness.score, fitness.agent_id)
+
+
 def worst_first(fitnesses: list[Fitness]) -> list[Fitness]:
     return sorted(fitnesses, key=lambda f: (f.score, f.agent_id))
 

@@ -24,7 +24,7 @@ from typing import Final
 from schemas.alerts import Check, ConservationAlert
 from schemas.events import Event, EventDecodeError, decode_event_with_digest
 from schemas.fields import SourceRef
-from streams.domain import ArenaState, Book, SequenceGap, evolve, state_problems
+from streams.domain import ArenaState, Book, SequenceGap, book_state_problems, evolve, state_problems
 from streams.domain.book import arena_of_key
 from streams.domain.compromise import Compromise
 from streams.kafka.topic_reader import TopicRecord
@@ -114,15 +114,10 @@ def audit_records(
         result.findings.extend(
             Finding(AuditCheck.STATE_INVARIANTS, f"arena {arena_id}: {problem}") for problem in state_problems(state)
         )
-        arena_book = result.book.arena(arena_id)
-        if arena_book.treasury != state.treasury:
-            result.findings.append(
-                Finding(
-                    AuditCheck.BOOK_AGREES_WITH_STATE,
-                    f"arena {arena_id}: the book's treasury {arena_book.treasury} differs from the state's "
-                    f"{state.treasury}",
-                )
-            )
+        result.findings.extend(
+            Finding(AuditCheck.BOOK_AGREES_WITH_STATE, f"arena {arena_id}: {problem}")
+            for problem in book_state_problems(result.book.arena(arena_id), state)
+        )
     return result
 
 

@@ -97,7 +97,7 @@ class CommandProcessor:
             return Handled(duplicate=True)
         self.store.save(before, outcome.state, outcome.events)
         encoded = tuple(encode_event(event) for event in outcome.events)
-        rejected = len(outcome.events) == 1 and outcome.events[0].type in {"CommandRejected", "AllocationError"}
+        rejected = outcome.rejected
         self.counters.events += len(encoded)
         self.counters.rejections += int(rejected)
         return Handled(events=encoded, rejected=rejected)

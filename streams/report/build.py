@@ -44,6 +44,7 @@ from schemas.events import (
 )
 from schemas.fields import TIERS
 from streams.domain import AgentState, ArenaState, SequenceGap, evolve, fitness_of, state_problems, touched_agents
+from streams.domain.fitness import ranking_key
 from streams.report.html import render_html
 from streams.report.model import (
     ALL_CHECKS,
@@ -275,14 +276,13 @@ def _money(tracks: list[_ArenaTrack]) -> tuple[CurrencyTotals, ...]:
 
 
 def _ranking(tracks: list[_ArenaTrack]) -> list[RankedAgent]:
-    candidates: list[tuple[tuple[bool, int, str, str], ArenaState, AgentState]] = []
+    candidates: list[tuple[tuple[tuple[bool, int, str], str], ArenaState, AgentState]] = []
     for track in tracks:
         for agent in track.state.agents.values():
             if agent.alive:
-                score = fitness_of(agent).score
-                candidates.append(
-                    ((agent.pnl_records == 0, -score, agent.agent_id, track.state.arena_id), track.state, agent)
-                )
+                # The core's order; across arenas, the arena id breaks a tie of agent ids.
+                key = (ranking_key(fitness_of(agent)), track.state.arena_id)
+                candidates.append((key, track.state, agent))
     candidates.sort(key=lambda item: item[0])
     ranked: list[RankedAgent] = []
     for rank, (_, state, agent) in enumerate(candidates, start=1):
