@@ -13,37 +13,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 
 import pytest
 
 from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
-
-
-@dataclass(frozen=True)
-class KafkaCluster:
-    bootstrap: str
-    kind: str  # "external" | "testcontainers" | "local"
-
-    def settings(self, prefix: str, *, partitions: int = 4) -> Settings:
-        base = Settings.from_env()
-        return replace(
-            base.with_bootstrap(self.bootstrap),
-            topics=base.topics.with_prefix(prefix),
-            partitions=partitions,
-        )
-
-
-def _docker_answers() -> bool:
-    try:
-        import docker  # noqa: PLC0415
-
-        docker.from_env().ping()
-    except Exception:  # noqa: BLE001 - no daemon, no socket, no permission: all mean "no Docker"
-        return False
-    return True
+from tests.support.kafka_cluster import KafkaCluster, docker_answers
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +29,7 @@ def kafka() -> Iterator[KafkaCluster]:
         yield KafkaCluster(bootstrap=external, kind="external")
         return
     if os.environ.get("ARENA_TEST_KAFKA") == "testcontainers":
-        if not _docker_answers():
+        if not docker_answers():
             pytest.fail(
                 "ARENA_TEST_KAFKA=testcontainers but no Docker daemon answers; unset it to use the local broker"
             )

@@ -15,8 +15,8 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from streams.broker.launcher import project_root
-from tests.integration.conftest import KafkaCluster
-from tests.integration.kafka_io import Record, end_offsets, read_topic
+from tests.support.kafka_cluster import KafkaCluster
+from tests.support.kafka_io import Record, end_offsets, read_topic
 
 pytestmark = pytest.mark.integration
 

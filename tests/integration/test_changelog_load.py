@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from streams.kafka.changelog_reader import committed_rows_by_partition
-from tests.integration.conftest import KafkaCluster
+from tests.support.kafka_cluster import KafkaCluster
 
 pytestmark = pytest.mark.integration
 

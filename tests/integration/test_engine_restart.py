@@ -24,9 +24,9 @@ from streams.kafka.lag import LagTimeout, wait_until_caught_up
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.worker.process import WorkerHandle, running_worker
-from tests.integration.histories import arena_commands, core_outcome
-from tests.integration.kafka_io import read_topic
-from tests.unit.builders import command
+from tests.support.builders import command
+from tests.support.histories import arena_commands, core_outcome
+from tests.support.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
 

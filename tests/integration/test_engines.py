@@ -16,8 +16,8 @@ from streams.domain import fold, state_problems
 from streams.kafka.settings import Settings
 from streams.main_job import MainJobOptions, SimulationSource, run_main_job
 from streams.worker.process import running_worker
-from tests.integration.kafka_io import read_topic
-from tests.unit.builders import command, money, small_policies
+from tests.support.builders import command, money, small_policies
+from tests.support.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
 

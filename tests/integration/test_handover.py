@@ -22,8 +22,8 @@ from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
 from streams.worker.process import running_worker
-from tests.chaos.crash_run import CrashFigures, Expectation, settle_and_judge
-from tests.integration.conftest import KafkaCluster
+from tests.support.kafka_cluster import KafkaCluster
+from tests.support.verdict import CrashFigures, Expectation, settle_and_judge
 
 pytestmark = pytest.mark.integration
 

@@ -32,9 +32,9 @@ from streams.kafka.partitioning import PRODUCER_PARTITIONER
 from streams.kafka.settings import Settings
 from streams.processors.dead_letter import decode_dead_letter
 from streams.worker.process import running_worker
-from tests.hostile import BAD_KINDS, DUPLICATE_KIND, Hostile, Outcome, generate, key_partition
-from tests.integration.histories import core_outcome
-from tests.integration.kafka_io import read_topic
+from tests.support.histories import core_outcome
+from tests.support.hostile import BAD_KINDS, DUPLICATE_KIND, Hostile, Outcome, generate, key_partition
+from tests.support.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.processors.dead_letter import decode_dead_letter
 from streams.worker.process import running_worker, worker_env
-from tests.integration.histories import arena_commands, expected_events
-from tests.integration.kafka_io import read_topic
+from tests.support.histories import arena_commands, expected_events
+from tests.support.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import pytest
 
 from producers.simulation import SimulationConfig
 from streams.kafka.topics import create_topics, topic_layout
-from tests.chaos.crash_run import CrashFigures, crash_run
-from tests.integration.conftest import KafkaCluster
+from tests.support.crash import crash_run
+from tests.support.kafka_cluster import KafkaCluster
+from tests.support.verdict import CrashFigures
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import TopicReadError, read_snapshot
 from streams.worker.process import running_worker, worker_env
-from tests.integration.conftest import KafkaCluster
-from tests.integration.histories import arena_commands
-from tests.integration.kafka_io import read_topic
+from tests.support.histories import arena_commands
+from tests.support.kafka_cluster import KafkaCluster
+from tests.support.kafka_io import read_topic
 
 pytestmark = pytest.mark.integration
 

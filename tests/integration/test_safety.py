@@ -11,7 +11,7 @@ from producers.simulation import SimulationConfig
 from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
 from streams.kafka.settings import Settings
 from streams.main_job import MainJobOptions, SimulationSource, run_main_job
-from tests.integration.conftest import KafkaCluster
+from tests.support.kafka_cluster import KafkaCluster
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,7 @@ from streams.kafka.topic_reader import TopicRecord
 from streams.processors.command_processor import CommandProcessor
 from streams.processors.dead_letter import SourceRef
 from streams.store.arena_store import ArenaStore
-
-from .builders import command, money
+from tests.support.builders import command, money
 
 PARTITIONS = 4
 GHOST = "nope1"

@@ -11,8 +11,7 @@ from schemas.alerts import Check, ConservationAlert
 from schemas.events import Event, Posting, decode_event_with_digest, digest, encode_event
 from schemas.fields import SourceRef
 from streams.domain import Book, book_state_problems
-
-from .builders import Harness, arena, money, with_agents
+from tests.support.builders import Harness, arena, money, with_agents
 
 Doc = dict[str, Any]
 

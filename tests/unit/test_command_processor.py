@@ -13,7 +13,7 @@ from streams.kafka.partitioning import partition_for
 from streams.processors.command_processor import CommandProcessor
 from streams.processors.dead_letter import SourceRef, decode_dead_letter
 from streams.store.arena_store import ArenaStore
-from tests.unit.builders import ARENA, command, money, small_policies
+from tests.support.builders import ARENA, command, money, small_policies
 
 PARTITIONS = 4
 OWNER = partition_for(ARENA, PARTITIONS)

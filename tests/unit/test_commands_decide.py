@@ -7,8 +7,7 @@ import pytest
 from schemas.money import MAX_MINOR
 from schemas.rejections import ErrorKind, Reason
 from streams.domain import ArenaState, execute
-
-from .builders import ARENA, EUR, Harness, arena, command, money, rejection_of, small_policies, with_agents
+from tests.support.builders import ARENA, EUR, Harness, arena, command, money, rejection_of, small_policies, with_agents
 
 # --- CreateArena -------------------------------------------------------------------------------
 

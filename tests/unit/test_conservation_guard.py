@@ -8,8 +8,7 @@ from pydantic import BaseModel
 from schemas.events import CapitalAllocated, Posting
 from streams.domain import postings, state_problems, transition_problems
 from streams.domain.postings import Postings
-
-from .builders import arena, money, rejection_of, with_agents
+from tests.support.builders import arena, money, rejection_of, with_agents
 
 _real_postings_of = postings.postings_of
 

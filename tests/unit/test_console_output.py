@@ -12,8 +12,7 @@ from streams.history.audit import AUDIT_CHECK_TITLES, AuditCheck, audit_records
 from streams.history.audit_report import ROWS, audit_lines, offsets_text, replay_summary
 from streams.history.progress import Progress
 from streams.kafka.topic_reader import TopicRecord
-
-from .builders import arena, money, with_agents
+from tests.support.builders import arena, money, with_agents
 
 
 class _Clock:

@@ -12,8 +12,7 @@ from schemas.events import decode_event_with_digest
 from schemas.rejections import ErrorKind, Reason, kind_of
 from schemas.upcasting import current_version
 from streams.domain import Outcome
-
-from .builders import arena, money, with_agents
+from tests.support.builders import arena, money, with_agents
 
 
 def _kind(outcome: Outcome) -> tuple[str, ErrorKind]:

@@ -26,9 +26,8 @@ from schemas.events import (
 from schemas.export import drifted
 from schemas.upcasting import UPCASTERS, UnknownEventVersion, current_version, upcast
 from streams.domain import Book
-
-from .builders import Harness, arena, with_agents
-from .builders import money as money_doc
+from tests.support.builders import Harness, arena, with_agents
+from tests.support.builders import money as money_doc
 
 
 def _every_event_type() -> Harness:

@@ -7,8 +7,7 @@ from typing import Any
 from schemas.events import AgentKilled, CapitalConservationCheck, EvolutionCycleComplete, encode_event
 from streams.domain import state_problems
 from streams.domain.evolution import conservation_check
-
-from .builders import Harness, arena, money, rejection_of, small_policies, with_agents
+from tests.support.builders import Harness, arena, money, rejection_of, small_policies, with_agents
 
 
 def _trade(h: Harness, agent_id: str, *amounts: int) -> None:

@@ -6,8 +6,7 @@ import pytest
 
 from schemas.events import CapitalAllocated
 from streams.domain import ArenaState, Rejection, SequenceGap, decide, evolve, fold
-
-from .builders import Harness, arena, command, money, with_agents
+from tests.support.builders import Harness, arena, command, money, with_agents
 
 
 def test_decide_returns_payloads_without_touching_the_state() -> None:

@@ -14,7 +14,7 @@ from schemas.events import decode_event
 from streams.processors.command_processor import CommandProcessor
 from streams.processors.dead_letter import SourceRef, decode_dead_letter
 from streams.store.arena_store import ArenaStore
-from tests.hostile import (
+from tests.support.hostile import (
     ALL_KINDS,
     BAD_KINDS,
     DUPLICATE_KIND,

@@ -7,8 +7,7 @@ from hypothesis import strategies as st
 
 from streams.domain import fold
 from streams.domain.window import Window
-
-from .builders import arena, command, money, small_policies, with_agents
+from tests.support.builders import arena, command, money, small_policies, with_agents
 
 
 def test_resent_command_produces_nothing_new() -> None:

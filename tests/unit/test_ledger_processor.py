@@ -12,7 +12,7 @@ from streams.processors.dead_letter import SourceRef
 from streams.processors.ledger_processor import LedgerProcessor
 from streams.store.arena_store import ArenaStore
 from streams.store.ledger_store import LedgerStore
-from tests.unit.builders import ARENA, command, money, small_policies
+from tests.support.builders import ARENA, command, money, small_policies
 
 PARTITIONS = 4
 

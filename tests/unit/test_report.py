@@ -32,8 +32,7 @@ from streams.report.build import DAY_MS, RunFacts, build_report, summary_text, w
 from streams.report.html import render_html
 from streams.report.model import Report
 from streams.report.money import compact_number, format_money
-
-from .builders import EUR, Harness, arena, money, small_policies, with_agents
+from tests.support.builders import EUR, Harness, arena, money, small_policies, with_agents
 
 T0 = 1_700_000_000_000  # the builders' default issued_at: day 0 of arena-1
 USD_START = T0 + 5 * 3_600_000  # arena-2 starts five hours later: its own day 0

@@ -6,8 +6,7 @@ import json
 
 from streams.domain import from_rows, row_changes, to_rows, touched_agents
 from streams.domain.rows import StateRows
-
-from .builders import EUR, Harness, arena, money, with_agents
+from tests.support.builders import EUR, Harness, arena, money, with_agents
 
 
 def _busy_arena() -> Harness:

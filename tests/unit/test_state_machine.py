@@ -13,8 +13,7 @@ from schemas.commands import Command, parse_command
 from schemas.events import Event, decode_event_with_digest, encode_event
 from schemas.money import MAX_MINOR
 from streams.domain import ArenaState, Book, execute, fold, from_rows, state_problems, to_rows
-
-from .builders import small_policies
+from tests.support.builders import small_policies
 
 ARENA = "sm-arena"
 AGENT_POOL = ["a0", "a1", "a2", "a3", "a4"]

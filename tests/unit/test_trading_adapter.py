@@ -22,8 +22,7 @@ from producers.trading_adapter import (
 )
 from schemas.commands import RecordPnL, encode_command, parse_command
 from schemas.money import RequestedMoney
-
-from .builders import ARENA, EUR, arena, rejection_of, with_agents
+from tests.support.builders import ARENA, EUR, arena, rejection_of, with_agents
 
 _DROP = object()
 

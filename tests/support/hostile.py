@@ -38,7 +38,7 @@ from schemas.money import MAX_MINOR
 from schemas.rejections import Reason
 from streams.kafka.partitioning import partition_for
 from streams.processors.dead_letter import RoutingReason
-from tests.unit.builders import small_policies
+from tests.support.builders import small_policies
 
 ISSUED_AT: Final = 1_700_000_000_000
 CURRENCY: Final = "EUR"

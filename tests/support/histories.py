@@ -5,7 +5,7 @@ from __future__ import annotations
 from schemas.commands import Command
 from schemas.events import encode_event
 from streams.domain import ArenaState, execute
-from tests.unit.builders import command, money, small_policies
+from tests.support.builders import command, money, small_policies
 
 
 def arena_commands(arena: str, salt: int) -> list[Command]:

@@ -1,0 +1,49 @@
+"""Which Kafka cluster the integration tests use, chosen the same way the project runs.
+
+- `KAFKA_BOOTSTRAP_SERVERS` set: that cluster (nothing is started or stopped).
+- `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: testcontainers' Kafka (KRaft).
+- otherwise: the project's local launcher, with its own home under .arena/test-broker so a developer's
+  main-job broker is left alone.
+
+The fixture itself is in tests/integration/conftest.py; this is what it and the tests share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from streams.kafka.settings import Settings
+
+
+@dataclass(frozen=True)
+class KafkaCluster:
+    bootstrap: str
+    kind: str  # "external" | "testcontainers" | "local"
+
+    def settings(self, prefix: str, *, partitions: int = 4) -> Settings:
+        base = Settings.from_env()
+        return replace(
+            base.with_bootstrap(self.bootstrap),
+            topics=base.topics.with_prefix(prefix),
+            partitions=partitions,
+        )
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # noqa: PLC0415
+
+        docker.from_env().ping()
+    except Exception:  # noqa: BLE001 - no daemon, no socket, no permission: all mean "no Docker"
+        return False
+    return True
+
+
+def docker_answers() -> bool:
+    try:
+        import docker  # noqa: PLC0415
+
+        docker.from_env().ping()
+    except Exception:  # noqa: BLE001 - no daemon, no socket, no permission: all mean "no Docker"
+        return False
+    return True
