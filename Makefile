@@ -23,6 +23,7 @@ test: setup-tests lint typecheck
 lint: setup-tests
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup-tests
 	$(BIN)/mypy
