@@ -2,7 +2,7 @@
 
 Results go to benchmarks/results/*.json so later runs can be compared (the end-to-end benchmark writes
 e2e-<timestamp>.json, one file per run). The scale matrix of the end-to-end benchmark is not part of
-this (about 7 minutes): `python -m benchmarks.e2e_bench --scale`. See benchmarks/README.md.
+this (about 7 minutes): `python -m benchmarks.e2e --scale`. See benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmarks import core_bench, e2e_bench, replay_bench
+from benchmarks import core_bench, replay_bench
+from benchmarks.e2e import run as e2e
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -20,7 +21,7 @@ def main() -> int:
     codes = [
         core_bench.main(["--json", str(RESULTS / "core_bench.json")]),
         replay_bench.main(["--json", str(RESULTS / "replay_bench.json")]),
-        e2e_bench.main([]),
+        e2e.main([]),
     ]
     return max(codes)
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.profile_summary FILE [FILE ...] [--top 20] [--thread MainThread]
 
-FILE is what ``python -m benchmarks.e2e_bench --py-spy FILE`` (or ``py-spy record --format raw
+FILE is what ``python -m benchmarks.e2e --py-spy FILE`` (or ``py-spy record --format raw
 --threads``) wrote: one line per distinct stack, ``thread (tid): name;frame;...;leaf count``, each frame
 ``function (path:line)``. Without ``--native`` (the default), time in C extensions (pydantic-core's
 validation, orjson, hashlib) is charged to the Python frame that called them, which is what is wanted:

@@ -1,8 +1,8 @@
 """The bare baseline of the end-to-end benchmark: a transactional consume -> produce copy loop.
 
-    python -m benchmarks.e2e_bare --input T --output T --group G --transactional-id X [--commit-interval 0.5]
+    python -m benchmarks.e2e.bare_loop --input T --output T --group G --transactional-id X [--commit-interval 0.5]
 
-Run as a child process by ``benchmarks.e2e_bench`` (the worker is a child process too, so both pay for
+Run as a child process by ``benchmarks.e2e`` (the worker is a child process too, so both pay for
 their own interpreter and neither shares the harness's GIL). It does what any exactly-once
 consume-transform-produce loop must do, and nothing else:
 
@@ -119,7 +119,7 @@ class BareLoop:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.e2e_bare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.e2e.bare_loop", description=__doc__.splitlines()[0])
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--group", required=True)
