@@ -10,7 +10,9 @@ consume-transform-produce loop must do, and nothing else:
   ``enable.auto.commit=false``, from the earliest offset;
 - one producer with ``transactional.id`` ``X`` (idempotent, acks=all by implication);
 - each message copied, bytes as they are, to the same partition number of the output topic (the
-  pipeline's topics are co-partitioned, and so are these);
+  pipeline's topics are co-partitioned, and so are these); with ``--fanout K`` the input at offset o
+  is written floor((o+1)K) - floor(oK) times, K on average (2.6: 2 or 3 copies, 6 of 10 times 3), as
+  many records per input as the pipeline writes, so the comparison is like with like;
 - every ``--commit-interval`` seconds (the worker's cadence), if anything was copied:
   ``send_offsets_to_transaction`` + ``commit_transaction``, then ``begin_transaction``. A revoked
   assignment commits first, so a second process taking the partitions over never copies twice.
@@ -24,6 +26,7 @@ there. SIGTERM (or SIGINT) commits what is open and exits.
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
@@ -47,6 +50,7 @@ class BareLoop:
         self.output: str = args.output
         self.interval: float = args.commit_interval
         self.batch: int = args.batch
+        self.fanout: float = args.fanout
         self.consumer = Consumer(
             settings.client_config(
                 {
@@ -100,12 +104,16 @@ class BareLoop:
                         continue
                     raise KafkaException(error)
                 partition = message.partition() or 0
-                while True:
-                    try:
-                        produce(self.output, value=message.value(), key=message.key(), partition=partition)
-                        break
-                    except BufferError:
-                        self.producer.poll(0.05)
+                offset = message.offset() or 0
+                copies = math.floor((offset + 1) * self.fanout) - math.floor(offset * self.fanout)
+                value, key = message.value(), message.key()
+                for _copy in range(copies):
+                    while True:
+                        try:
+                            produce(self.output, value=value, key=key, partition=partition)
+                            break
+                        except BufferError:
+                            self.producer.poll(0.05)
                 self.pending[partition] = (message.offset() or 0) + 1
                 self.copied += 1
                 self.last_copy = time.time()
@@ -126,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transactional-id", required=True)
     parser.add_argument("--commit-interval", type=float, default=0.5)
     parser.add_argument("--batch", type=int, default=500, help="messages per consume() call")
+    parser.add_argument("--fanout", type=float, default=1.0, help="records written per input, on average")
     args = parser.parse_args(argv)
     loop = BareLoop(args)
 

@@ -66,18 +66,25 @@ class Saturated(BenchError):
     """The pipeline fell behind the offered rate: its latency would only measure the queue."""
 
 
+MIN_BASELINE_S = 5.0
+"""A baseline runs over at least this many seconds of messages: a half-second run is not a stable figure."""
+
+
 @dataclass
 class CaseResult:
     case: Case
     workload: Workload
     publish_s: float
     pipeline: Window
-    bares: list[Window]
+    bares: list[Window]  # the 1-in/1-out copy loop (pilot over the commands, then sized for MIN_BASELINE_S)
     written: dict[str, int] = field(default_factory=dict)  # topic (prefix cut) -> high watermarks summed
+    fanout: Window | None = None  # the loop writing as many records per input as the pipeline did
+    fanout_records: float = 1.0
 
     @property
     def bare(self) -> Window:
-        return max(self.bares, key=lambda w: w.rate)
+        """The copy loop's longest run (the sized one): the stable figure."""
+        return max(self.bares, key=lambda w: w.seconds)
 
     def phase_rates(self) -> tuple[float | None, float | None]:
         """(setup, trading) commands per second of the pipeline, from its commit samples."""
@@ -109,8 +116,11 @@ class CaseResult:
             "pipeline_trading_per_s": trading_rate,
             "bare_runs": [b.summary() for b in self.bares],
             "bare": self.bare.summary(),
-            "bare_copy_per_s": max((b.copy_rate for b in self.bares if b.copy_rate), default=None),
+            "bare_copy_per_s": self.bare.copy_rate,
             "ratio": _div(self.pipeline.rate, self.bare.rate),
+            "fanout": None if self.fanout is None else self.fanout.summary(),
+            "fanout_records_per_input": self.fanout_records,
+            "fanout_ratio": None if self.fanout is None else _div(self.pipeline.rate, self.fanout.rate),
             "records_written": self.written,
             "pipeline_records_per_command": _pipeline_records(self.written) / len(w.commands),
         }
@@ -138,7 +148,7 @@ class Bench:
         prefix = self.prefix(case.name)
         settings = case_settings(self.base, prefix, case.partitions)
         app_id = prefix.rstrip("-")
-        groups = [app_id] + [f"{app_id}-bare{i}" for i in range(case.bare_runs)]
+        groups = [app_id] + [f"{app_id}-{kind}{i}" for kind in ("bare", "fan") for i in range(3)]
         say(f"  [{case.name}] partitions={case.partitions} workers={case.workers} agents={case.agents:,}")
         try:
             workload = build_workload(
@@ -150,44 +160,79 @@ class Bench:
             create_topics(settings, topic_layout(settings))
             publish_s = publish(settings, settings.topics.commands, workload.commands)
             say(f"    pre-loaded {len(workload.commands):,} commands in {publish_s:.1f}s")
-            bares: list[Window] = []
-            bare_order = list(range(case.bare_runs))
-            first_bares, last_bares = bare_order[: (len(bare_order) + 1) // 2], bare_order[(len(bare_order) + 1) // 2 :]
-            for i in first_bares:
-                bares.append(self._bare(settings, case, workload, f"{app_id}-bare{i}", f"{prefix}bare{i}.out"))
             pipeline = self._pipeline(settings, case, workload, app_id)
-            for i in last_bares:
-                bares.append(self._bare(settings, case, workload, f"{app_id}-bare{i}", f"{prefix}bare{i}.out"))
             written = records_written(settings, prefix)
-            return CaseResult(case, workload, publish_s, pipeline, bares, written)
+            per_command = _pipeline_records(written) / len(workload.commands)
+            copies = self._baseline(settings, case, workload, prefix, f"{app_id}-bare", fanout=1.0)
+            fanned = self._baseline(settings, case, workload, prefix, f"{app_id}-fan", fanout=per_command)
+            result = CaseResult(case, workload, publish_s, pipeline, copies, written)
+            result.fanout, result.fanout_records = fanned[-1], per_command
+            return result
         finally:
             if not self.keep_topics:
                 cleanup(settings, prefix, groups)
 
-    def _bare(self, settings: Settings, case: Case, workload: Workload, group: str, out_topic: str) -> Window:
-        create_copy_topic(settings, out_topic)
+    def _baseline(
+        self, settings: Settings, case: Case, workload: Workload, prefix: str, group: str, *, fanout: float
+    ) -> list[Window]:
+        """A pilot over the commands, then runs over enough copies of them to last ``MIN_BASELINE_S``."""
+        kind = "copy" if fanout == 1.0 else f"fan-out x{fanout:.1f}"
         n = len(workload.commands)
+        runs = [
+            self._bare(
+                settings, case, settings.topics.commands, n, group=f"{group}0", out_topic=f"{group}0.out", fanout=fanout
+            )
+        ]
+        for attempt in (1, 2):
+            if runs[-1].seconds >= MIN_BASELINE_S:
+                break
+            size = math.ceil(runs[-1].rate * MIN_BASELINE_S * 1.3) + n
+            source = f"{prefix}{group.rsplit('-', 1)[-1]}{attempt}.in"
+            create_copy_topic(settings, source)
+            repeated = [workload.commands[i % n] for i in range(size)]
+            say(f"    {kind} baseline: {size:,} inputs for {MIN_BASELINE_S:.0f}+ s (pilot {runs[-1].seconds:.2f}s)")
+            publish(settings, source, repeated)
+            runs.append(
+                self._bare(
+                    settings,
+                    case,
+                    source,
+                    size,
+                    group=f"{group}{attempt}",
+                    out_topic=f"{group}{attempt}.out",
+                    fanout=fanout,
+                )
+            )
+        if runs[-1].seconds < MIN_BASELINE_S:
+            say(f"    note: the {kind} baseline ran {runs[-1].seconds:.2f}s, under {MIN_BASELINE_S:.0f}s")
+        return runs
+
+    def _bare(
+        self, settings: Settings, case: Case, source: str, n: int, *, group: str, out_topic: str, fanout: float
+    ) -> Window:
+        create_copy_topic(settings, out_topic)
         window = watch(
             settings,
-            label="bare",
+            label="bare" if fanout == 1.0 else "fan-out",
             group=group,
-            input_topic=settings.topics.commands,
+            input_topic=source,
             output_topic=out_topic,
             inputs=n,
-            outputs=n,
+            outputs=copies_of(settings, source, fanout),
             start=lambda: bare_loops(
                 settings,
-                input_topic=settings.topics.commands,
+                input_topic=source,
                 output_topic=out_topic,
                 group=group,
                 workdir=self.workdir,
                 count=case.workers,
+                fanout=fanout,
             ),
         )
         window.copy_done_at = _bare_copy_done_at(window.logs)
         say(
-            f"    bare loop: {window.rate:,.0f} msg/s ({window.seconds:.2f}s from ready, "
-            f"startup {window.startup_s:.1f}s)"
+            f"    {window.label} loop: {window.rate:,.0f} inputs/s over {window.seconds:.2f}s "
+            f"({window.cpu_ms_per_input or 0:.3f} ms CPU/input, startup {window.startup_s:.1f}s)"
         )
         return window
 
@@ -209,11 +254,15 @@ class Bench:
             outputs=workload.expected_events,
             start=lambda: workers(settings, app_id, self._dir(case.name), case.workers),
             during=during,
+            applied_by=app_id,
         )
         window.profiled = profile is not None
         dlq = sum(end_offsets(settings, settings.topics.dlq).values())
         if dlq:
             raise BenchError(f"the worker dead-lettered commands ({dlq} records in {settings.topics.dlq})")
+        alerts = sum(end_offsets(settings, settings.topics.alerts).values())
+        if alerts:
+            raise BenchError(f"the ledger processor raised alerts ({alerts} records in {settings.topics.alerts})")
         say(
             f"    pipeline: {window.rate:,.0f} cmd/s ({window.seconds:.2f}s from ready, startup "
             f"{window.startup_s:.1f}s, {window.committed_at_ready:,} committed before ready)"
@@ -483,3 +532,9 @@ def _div(a: float | None, b: float | None) -> float | None:
 def _percentile(ordered: Sequence[float], q: float) -> float:
     """Nearest-rank percentile of sorted values."""
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def copies_of(settings: Settings, topic: str, fanout: float) -> int:
+    """How many records the bare loop writes for ``topic``'s inputs (benchmarks/e2e/bare_loop.py: offset o
+    gets floor((o+1)K) - floor(oK) copies, so a partition of n inputs gets floor(nK))."""
+    return sum(math.floor(n * fanout) for n in end_offsets(settings, topic).values())

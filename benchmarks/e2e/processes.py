@@ -60,7 +60,7 @@ def records_written(settings: Settings, prefix: str) -> dict[str, int]:
 
 def _pipeline_records(written: dict[str, int]) -> int:
     """What the worker wrote: events, alerts, DLQ and changelogs (not the commands, not the bare copies)."""
-    return sum(n for name, n in written.items() if not name.endswith(("commands", ".out")))
+    return sum(n for name, n in written.items() if not name.endswith(("commands", ".out", ".in")))
 
 
 def cleanup(settings: Settings, prefix: str, groups: Sequence[str]) -> None:
@@ -216,7 +216,14 @@ def workers(settings: Settings, app_id: str, workdir: Path, count: int) -> Itera
 
 @contextlib.contextmanager
 def bare_loops(
-    settings: Settings, *, input_topic: str, output_topic: str, group: str, workdir: Path, count: int
+    settings: Settings,
+    *,
+    input_topic: str,
+    output_topic: str,
+    group: str,
+    workdir: Path,
+    count: int,
+    fanout: float = 1.0,
 ) -> Iterator[Processes]:
     """``count`` bare copy loops in one group (``benchmarks.e2e.bare_loop``), ready once each has its assignment."""
     if settings.bootstrap is None:
@@ -243,6 +250,8 @@ def bare_loops(
                             f"{group}-{i}",
                             "--commit-interval",
                             str(COMMIT_INTERVAL_S),
+                            "--fanout",
+                            str(fanout),
                         ],
                         cwd=project_root(),
                         env=env,

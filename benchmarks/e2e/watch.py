@@ -35,6 +35,7 @@ class OutputReader(threading.Thread):
         self.count = 0
         self.count_at: list[tuple[float, int]] = []  # (epoch, count) after each non-empty batch
         self.first_seen: dict[str, float] = {}
+        self.last_offsets: dict[int, int] = {}  # partition -> offset of the last record read
         self.error: BaseException | None = None
         self.halt = threading.Event()
         self.started_reading = threading.Event()
@@ -68,6 +69,7 @@ class OutputReader(threading.Thread):
                             continue
                         raise KafkaException(error)
                     n += 1
+                    self.last_offsets[message.partition() or 0] = message.offset() or 0
                     if self.id_of is not None:
                         value = message.value()
                         if value is not None:
@@ -153,6 +155,7 @@ class Window:
 
     profiled: bool = False
     copy_done_at: float | None = None  # bare loops: when the last input was copied (before its commit)
+    applied_at: float | None = None  # the pipeline: when the ledger processor had committed every event
 
     @property
     def copy_rate(self) -> float | None:
@@ -163,7 +166,9 @@ class Window:
 
     @property
     def end_at(self) -> float:
-        return max(self.lag0_at, self.readable_at)
+        """The clock stops when *all* the work is done: inputs committed, outputs readable, and (the
+        pipeline) every event applied by the ledger processor."""
+        return max(self.lag0_at, self.readable_at, self.applied_at or 0.0)
 
     @property
     def seconds(self) -> float:
@@ -204,6 +209,7 @@ class Window:
             "committed_at_ready": self.committed_at_ready,
             "lag0_after_ready_s": self.lag0_at - self.ready_at,
             "readable_after_ready_s": self.readable_at - self.ready_at,
+            "applied_after_ready_s": None if self.applied_at is None else self.applied_at - self.ready_at,
             "profiled": self.profiled,
             "copy_per_s": self.copy_rate,
             "cpu_s": self.cpu_s,
@@ -271,9 +277,11 @@ def watch(
     outputs: int,
     start: Callable[[], contextlib.AbstractContextManager[Processes]],
     during: Callable[[Processes], contextlib.AbstractContextManager[object]] | None = None,
+    applied_by: str | None = None,
 ) -> Window:
     """Start the processes, wait until the group has committed all ``inputs`` and ``outputs`` records are
-    readable, check that no more appear, and stop them."""
+    readable (and, with ``applied_by``, until that group has committed every output record: the ledger
+    processor has applied every event), check that no more appear, and stop them."""
     ends = end_offsets(settings, input_topic)
     if sum(ends.values()) != inputs:
         raise BenchError(f"{input_topic} holds {sum(ends.values()):,} records, expected {inputs:,}")
@@ -299,6 +307,7 @@ def watch(
                     break
                 guard.check()
                 time.sleep(POLL_S)
+            applied_at = _applied(settings, applied_by, output_topic, reader, guard) if applied_by else None
             cpu_ended, wall_s = cpu_seconds(procs.pids), time.monotonic() - wall_began
             cpu_s = None if cpu_began is None or cpu_ended is None else cpu_ended - cpu_began
             time.sleep(max(1.0, 2 * COMMIT_INTERVAL_S))  # anything more (a duplicate) would show up by now
@@ -313,7 +322,25 @@ def watch(
         label, inputs, outputs, processes, spawned_at, ready_at, lag0_at, readable_at, at_ready, samples, logs, spread
     )
     window.cpu_s, window.cpu_inputs, window.cpu_wall_s = cpu_s, inputs - done_began, wall_s
+    window.applied_at = applied_at
     return window
+
+
+def _applied(settings: Settings, group: str, topic: str, reader: OutputReader, guard: _Guard) -> float:
+    """When ``group`` had committed past the last record of every partition of ``topic`` (a transactional
+    topic's end offset counts its markers too, so the target is one past the last *record*)."""
+    targets = {p: offset + 1 for p, offset in reader.last_offsets.items()}
+    sampler = CommitSampler(settings, group, topic, targets)
+    sampler.start()
+    try:
+        while (at := sampler.first_at(sum(targets.values()))) is None:
+            if sampler.error is not None:
+                raise BenchError(f"{group} on {topic}: {sampler.error!r}")
+            guard.check()
+            time.sleep(POLL_S)
+        return at
+    finally:
+        sampler.stop()
 
 
 @contextlib.contextmanager
