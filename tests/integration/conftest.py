@@ -4,6 +4,8 @@
 - `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: testcontainers' Kafka (KRaft).
 - otherwise: the project's local launcher, with its own home under .arena/test-broker so a developer's
   main-job broker is left alone; started once per test session, stopped after it if we started it.
+  `KAFKA_VERSION` (e.g. 3.9.1) runs the suite on another Kafka release, in a home of its own
+  (.arena/test-broker-3.9.1): storage written by a newer release cannot be read by an older one.
 
 Every test gets its own topic names (a random prefix), so tests cannot see each other's data.
 """
@@ -17,9 +19,13 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
+from streams.broker.launcher import BrokerPaths, LocalBroker, project_root, requested_kafka_version
+from streams.broker.versions import DEFAULT_KAFKA_VERSION
 from streams.config import Settings
 from streams.topics import create_topics, topic_layout
+
+# The image the testcontainers fixture runs: the release the launcher would resolve.
+KAFKA_IMAGE = f"apache/kafka:{requested_kafka_version() or DEFAULT_KAFKA_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -59,12 +65,10 @@ def kafka() -> Iterator[KafkaCluster]:
             )
         from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
 
-        with KafkaContainer("apache/kafka:3.9.1").with_kraft() as container:
+        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield KafkaCluster(bootstrap=container.get_bootstrap_server(), kind="testcontainers")
         return
-    root = project_root()
-    paths = BrokerPaths(home=root / ".arena" / "test-broker", pom=root / "pom.xml")
-    broker = LocalBroker(paths)
+    broker = LocalBroker(test_broker_paths())
     already = broker.status()
     result = broker.start()
     try:
@@ -72,6 +76,14 @@ def kafka() -> Iterator[KafkaCluster]:
     finally:
         if already is None:
             broker.stop()
+
+
+def test_broker_paths(name: str = "test-broker") -> BrokerPaths:
+    """The test suite's own broker home (or a cluster's, by another name), one per Kafka release asked for."""
+    root = project_root()
+    version = requested_kafka_version()
+    home = root / ".arena" / (name if version is None else f"{name}-{version}")
+    return BrokerPaths(home=home, pom=root / "pom.xml")
 
 
 @pytest.fixture

@@ -17,13 +17,13 @@ import pytest
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import Command
-from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
+from streams.broker.launcher import LocalBroker
 from streams.config import Settings
 from streams.partitioning import partition_for
 from streams.topics import create_topics, topic_layout
 from streams.worker_process import running_worker
 from tests.chaos.crash_run import CrashFigures, Expectation, settle_and_judge
-from tests.integration.conftest import KafkaCluster
+from tests.integration.conftest import KafkaCluster, test_broker_paths
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +93,7 @@ def test_the_broker_restarts_mid_run_and_producers_and_the_worker_recover_by_the
     expected = Expectation.of(config)
     commands = list(simulate(config, partitioner=partition_for).commands())
     half = len(commands) // 2
-    broker = LocalBroker(BrokerPaths(home=project_root() / ".arena" / "test-broker", pom=project_root() / "pom.xml"))
+    broker = LocalBroker(test_broker_paths())
     figures = CrashFigures()
     with running_worker(settings, app_id, tmp_path, name="worker") as worker:
         figures.commands += _publish(settings, commands[:half])
