@@ -107,7 +107,10 @@ def _topics_describe(args: argparse.Namespace, settings: Settings | None = None)
     layout = worker_topic_layout(settings, args.app_id)
     states = describe_topics(settings, [spec.name for spec in layout])
     width = max(28, *(len(spec.name) for spec in layout))
-    print(f"{'topic':<{width}} {'partitions':>10} {'replicas':>8}  {'cleanup':<8} {'retention.ms':>13}  purpose")
+    print(
+        f"{'topic':<{width}} {'partitions':>10} {'replicas':>8} {'min ISR':>7}  {'cleanup':<8} {'retention.ms':>13}  "
+        "purpose"
+    )
     for spec in layout:
         state = states.get(spec.name)
         if state is None:
@@ -115,8 +118,10 @@ def _topics_describe(args: argparse.Namespace, settings: Settings | None = None)
             continue
         retention = state.configs.get("retention.ms", "default")
         cleanup = state.configs.get("cleanup.policy", "delete")
+        min_isr = state.configs.get("min.insync.replicas", "default")
         print(
-            f"{spec.name:<{width}} {state.partitions:>10} {state.replication:>8}  {cleanup:<8} {retention:>13}  "
+            f"{spec.name:<{width}} {state.partitions:>10} {state.replication:>8} {min_isr:>7}  {cleanup:<8} "
+            f"{retention:>13}  "
             f"{spec.purpose}"
         )
     return 0 if len(states) == len(layout) else 1

@@ -63,7 +63,9 @@ class Settings:
     bootstrap: str | None = None
     topics: TopicNames = field(default_factory=TopicNames)
     partitions: int = 4
-    replication: int = 1
+    # None: the cluster's own (1 on one broker, 3 on three or more; streams/topics.py). A number is a
+    # demand: `arena topics create` refuses a cluster with fewer brokers rather than replicate less.
+    replication: int | None = None
     security: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -74,7 +76,7 @@ class Settings:
             bootstrap=source.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topics=TopicNames.from_env(source),
             partitions=_positive_int(source, "ARENA_PARTITIONS", 4),
-            replication=_positive_int(source, "ARENA_REPLICATION_FACTOR", 1),
+            replication=_optional_positive_int(source, "ARENA_REPLICATION_FACTOR"),
             security=security,
         )
 
@@ -100,7 +102,7 @@ class Settings:
                 "dlq": self.topics.dlq,
             },
             "partitions": self.partitions,
-            "replication": self.replication,
+            "replication": "auto" if self.replication is None else self.replication,
             "security": redact(self.security),
         }
 
@@ -111,6 +113,12 @@ class Settings:
 def redact(config: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a client config with every secret value replaced, for logs and reports."""
     return {key: (_REDACTED if key in SECRET_KEYS else value) for key, value in config.items()}
+
+
+def _optional_positive_int(env: Mapping[str, str], name: str) -> int | None:
+    if not env.get(name):
+        return None
+    return _positive_int(env, name, 1)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

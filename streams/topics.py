@@ -8,6 +8,12 @@ A worker's table changelog topics are part of the layout too, and exist — serv
 only confirmed by the controller — before the worker joins its group. Left to Faust, they are created
 as the worker starts; on a busy machine the broker served a new one only after the worker had joined
 without it, and the worker rebalanced itself mid-run when it appeared (issue 12).
+
+Replication: every topic the project creates — the pipeline's and the changelogs — gets the same
+replication factor and `min.insync.replicas`: by default the cluster's own (1 on a single broker, 3 on
+three or more, min ISR 2), or what ARENA_REPLICATION_FACTOR demands. A demand the cluster cannot meet
+(fewer brokers than replicas) is refused with the numbers, never quietly lowered: a topic created with
+fewer replicas than asked would stay under-replicated for good.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
+from streams.broker.properties import MAX_REPLICATION, min_insync_for
 from streams.config import Settings
 from streams.table_names import ALL_TABLES, changelog_topic
 
@@ -32,7 +39,7 @@ DAY_MS = 24 * 60 * 60 * 1000
 class TopicSpec:
     name: str
     partitions: int
-    replication: int
+    replication: int | None  # None: the cluster's (see replication_for_cluster)
     purpose: str
     configs: Mapping[str, str] = field(default_factory=dict)
 
@@ -137,6 +144,27 @@ def _served(topic: Any, partitions: int) -> bool:  # noqa: ANN401 - confluent-ka
     return all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
 
 
+def replication_for_cluster(brokers: int) -> int:
+    """The replication a topic gets when none is demanded: every broker up to three."""
+    return max(1, min(MAX_REPLICATION, brokers))
+
+
+def replicated(spec: TopicSpec, brokers: int) -> tuple[int, dict[str, str]]:
+    """The replication factor and configs `spec` is created with on a cluster of `brokers` brokers.
+
+    `min.insync.replicas` is set on the topic itself (2 of 3, 1 of 1): with acks=all a write is
+    accepted only once that many replicas have it, whatever the cluster's own default is.
+    """
+    replication = spec.replication or replication_for_cluster(brokers)
+    if replication > brokers:
+        raise TopicLayoutError(
+            f"topic {spec.name} needs replication {replication} but the cluster has {brokers} broker(s); "
+            f"set ARENA_REPLICATION_FACTOR to at most {brokers} (or unset it to follow the cluster), or add brokers"
+        )
+    configs = {"min.insync.replicas": str(min_insync_for(replication)), **spec.configs}
+    return replication, configs
+
+
 def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> list[str]:
     """Create what is missing; return the names created. Existing topics must match the layout."""
     admin = AdminClient(settings.client_config())
@@ -152,16 +180,15 @@ def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: 
             )
     if not missing:
         return []
+    brokers = len(admin.list_topics(timeout=timeout_s).brokers)
+    new_topics = []
+    for spec in missing:
+        replication, configs = replicated(spec, brokers)
+        new_topics.append(
+            NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=replication, config=configs)
+        )
     futures = admin.create_topics(
-        [
-            NewTopic(
-                spec.name,
-                num_partitions=spec.partitions,
-                replication_factor=spec.replication,
-                config=dict(spec.configs),
-            )
-            for spec in missing
-        ],
+        new_topics,
         operation_timeout=timeout_s,
         request_timeout=timeout_s,
     )
