@@ -68,7 +68,7 @@ def kafka() -> Iterator[KafkaCluster]:
         with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield KafkaCluster(bootstrap=container.get_bootstrap_server(), kind="testcontainers")
         return
-    broker = LocalBroker(test_broker_paths())
+    broker = LocalBroker(broker_home_paths())
     already = broker.status()
     result = broker.start()
     try:
@@ -78,7 +78,7 @@ def kafka() -> Iterator[KafkaCluster]:
             broker.stop()
 
 
-def test_broker_paths(name: str = "test-broker") -> BrokerPaths:
+def broker_home_paths(name: str = "test-broker") -> BrokerPaths:
     """The test suite's own broker home (or a cluster's, by another name), one per Kafka release asked for."""
     root = project_root()
     version = requested_kafka_version()

@@ -17,7 +17,7 @@ import pytest
 
 from streams.broker.launcher import LocalBroker
 from tests.chaos.failover import FailoverFigures, cluster_settings, run_scenario
-from tests.integration.conftest import KafkaCluster, test_broker_paths
+from tests.integration.conftest import KafkaCluster, broker_home_paths
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ _SEED = int(os.environ.get("ARENA_FAILOVER_SEED", "11"))
 def three_nodes(kafka: KafkaCluster) -> Iterator[LocalBroker]:
     if kafka.kind != "local":
         pytest.skip("the failover tests kill nodes of the project's own three-node cluster")
-    cluster = LocalBroker(test_broker_paths("test-cluster"))
+    cluster = LocalBroker(broker_home_paths("test-cluster"))
     already = cluster.status()
     cluster.start(nodes=3)
     try:

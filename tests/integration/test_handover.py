@@ -23,7 +23,7 @@ from streams.partitioning import partition_for
 from streams.topics import create_topics, topic_layout
 from streams.worker_process import running_worker
 from tests.chaos.crash_run import CrashFigures, Expectation, settle_and_judge
-from tests.integration.conftest import KafkaCluster, test_broker_paths
+from tests.integration.conftest import KafkaCluster, broker_home_paths
 
 pytestmark = pytest.mark.integration
 
@@ -93,7 +93,7 @@ def test_the_broker_restarts_mid_run_and_producers_and_the_worker_recover_by_the
     expected = Expectation.of(config)
     commands = list(simulate(config, partitioner=partition_for).commands())
     half = len(commands) // 2
-    broker = LocalBroker(test_broker_paths())
+    broker = LocalBroker(broker_home_paths())
     figures = CrashFigures()
     with running_worker(settings, app_id, tmp_path, name="worker") as worker:
         figures.commands += _publish(settings, commands[:half])

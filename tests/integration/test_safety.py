@@ -11,7 +11,7 @@ from producers.simulation import SimulationConfig
 from streams.broker.launcher import LocalBroker
 from streams.config import Settings
 from streams.main_job import MainJobOptions, SimulationSource, run_main_job
-from tests.integration.conftest import KafkaCluster, test_broker_paths
+from tests.integration.conftest import KafkaCluster, broker_home_paths
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def _listening(port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
 def test_the_local_broker_listens_on_loopback_only(kafka: KafkaCluster) -> None:
     if kafka.kind != "local":
         pytest.fail("this test checks the project's own launcher; run it without KAFKA_BOOTSTRAP_SERVERS")
-    info = LocalBroker(test_broker_paths())
+    info = LocalBroker(broker_home_paths())
     status = info.status()
     assert status is not None, "the session's broker is not running"
     for port in (status.broker_port, status.nodes[0].controller_port):
