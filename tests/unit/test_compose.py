@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from streams.broker.versions import DEFAULT_KAFKA_VERSION
+from streams.broker.versions import DEFAULT_KAFKA_VERSION, OLDEST_TESTED_KAFKA_VERSION
 from streams.config import Settings
 from streams.topics import topic_layout
 
@@ -65,3 +65,9 @@ def test_the_pom_and_the_readme_name_the_same_default_kafka_release() -> None:
     readme = (ROOT / "README.md").read_text()
     assert f"kafka_2.13:{DEFAULT_KAFKA_VERSION}" in readme
     assert f"**{DEFAULT_KAFKA_VERSION} is the default**" in readme
+
+
+def test_ci_tests_the_oldest_supported_kafka_release() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"KAFKA_VERSION={OLDEST_TESTED_KAFKA_VERSION} " in makefile
+    assert "make test-kafka-3.9" in (ROOT / ".ci" / "run").read_text()
