@@ -63,8 +63,8 @@ class Settings:
     bootstrap: str | None = None
     topics: TopicNames = field(default_factory=TopicNames)
     partitions: int = 4
-    # None: the cluster's own (1 on one broker, 3 on three or more; streams/topics.py). A number is a
-    # demand: `arena topics create` refuses a cluster with fewer brokers rather than replicate less.
+    # None: the cluster's default.replication.factor and min.insync.replicas (streams/topics.py). A number
+    # is a demand: a cluster with fewer brokers refuses it, and nothing is replicated less than asked.
     replication: int | None = None
     security: Mapping[str, str] = field(default_factory=dict)
 

@@ -10,10 +10,11 @@ as the worker starts; on a busy machine the broker served a new one only after t
 without it, and the worker rebalanced itself mid-run when it appeared (issue 12).
 
 Replication: every topic the project creates — the pipeline's and the changelogs — gets the same
-replication factor and `min.insync.replicas`: by default the cluster's own (1 on a single broker, 3 on
-three or more, min ISR 2), or what ARENA_REPLICATION_FACTOR demands. A demand the cluster cannot meet
-(fewer brokers than replicas) is refused with the numbers, never quietly lowered: a topic created with
-fewer replicas than asked would stay under-replicated for good.
+replication factor and `min.insync.replicas`: by default the cluster's own defaults (the local launcher's
+are 1/1 on one node, 3/2 on three), or what ARENA_REPLICATION_FACTOR demands, with min ISR 2 of 3. A
+demand the cluster cannot meet (fewer brokers than replicas) is refused by the cluster and reported with
+what to do, never quietly lowered: a topic created with fewer replicas than asked would stay
+under-replicated for good.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
-from streams.broker.properties import MAX_REPLICATION, min_insync_for
+from streams.broker.properties import min_insync_for
 from streams.config import Settings
 from streams.table_names import ALL_TABLES, changelog_topic
 
@@ -144,25 +145,22 @@ def _served(topic: Any, partitions: int) -> bool:  # noqa: ANN401 - confluent-ka
     return all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
 
 
-def replication_for_cluster(brokers: int) -> int:
-    """The replication a topic gets when none is demanded: every broker up to three."""
-    return max(1, min(MAX_REPLICATION, brokers))
+BROKER_DEFAULT = -1  # CreateTopics' "use the cluster's default.replication.factor" (KIP-464)
 
 
-def replicated(spec: TopicSpec, brokers: int) -> tuple[int, dict[str, str]]:
-    """The replication factor and configs `spec` is created with on a cluster of `brokers` brokers.
+def replicated(spec: TopicSpec) -> tuple[int, dict[str, str]]:
+    """The replication factor and configs `spec` is created with.
 
-    `min.insync.replicas` is set on the topic itself (2 of 3, 1 of 1): with acks=all a write is
-    accepted only once that many replicas have it, whatever the cluster's own default is.
+    No replication demanded: the cluster's own `default.replication.factor` and `min.insync.replicas`
+    (the local launcher sets 1/1 on one node, 3/2 on three), decided by the controller. Counting brokers
+    here instead raced with a restarted cluster: its metadata listed one broker for a moment, and a topic
+    created then kept one replica for good. A demanded factor is sent as it is, with
+    `min.insync.replicas` set on the topic (2 of 3, 1 of 1), so acks=all means that many copies whatever
+    the cluster's default is; a cluster with fewer brokers refuses it (see create_topics).
     """
-    replication = spec.replication or replication_for_cluster(brokers)
-    if replication > brokers:
-        raise TopicLayoutError(
-            f"topic {spec.name} needs replication {replication} but the cluster has {brokers} broker(s); "
-            f"set ARENA_REPLICATION_FACTOR to at most {brokers} (or unset it to follow the cluster), or add brokers"
-        )
-    configs = {"min.insync.replicas": str(min_insync_for(replication)), **spec.configs}
-    return replication, configs
+    if spec.replication is None:
+        return BROKER_DEFAULT, dict(spec.configs)
+    return spec.replication, {"min.insync.replicas": str(min_insync_for(spec.replication)), **spec.configs}
 
 
 def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> list[str]:
@@ -180,10 +178,9 @@ def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: 
             )
     if not missing:
         return []
-    brokers = len(admin.list_topics(timeout=timeout_s).brokers)
     new_topics = []
     for spec in missing:
-        replication, configs = replicated(spec, brokers)
+        replication, configs = replicated(spec)
         new_topics.append(
             NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=replication, config=configs)
         )
@@ -198,8 +195,15 @@ def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: 
             future.result()
             created.append(name)
         except KafkaException as exc:
-            if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
+            reason = getattr(exc.args[0], "name", lambda: "")() if exc.args else ""
+            if reason == "TOPIC_ALREADY_EXISTS":
                 continue  # another process created it between our look and our create
+            if reason == "INVALID_REPLICATION_FACTOR":
+                raise TopicLayoutError(
+                    f"the cluster refused to create {name}: {exc.args[0].str()} "
+                    "Set ARENA_REPLICATION_FACTOR to at most the number of brokers (or unset it to use the "
+                    "cluster's default.replication.factor), or add brokers."
+                ) from exc
             raise
     return created
 

@@ -30,7 +30,6 @@ from streams.broker.errors import BrokerError
 from streams.broker.node import (
     NodeInfo,
     NodePaths,
-    alive,
     format_command,
     formatted_cluster_id,
     is_our_node,
@@ -145,7 +144,9 @@ class LocalBroker:
     def __init__(
         self, paths: BrokerPaths | None = None, *, java: str | None = None, kafka_version: str | None = None
     ) -> None:
-        self.paths = paths or default_paths()
+        given = paths or default_paths()
+        # Absolute: each node runs in its own directory, so a relative home would point elsewhere there.
+        self.paths = BrokerPaths(home=given.home.resolve(), pom=given.pom.resolve())
         self._java = java
         self.kafka_version = kafka_version or requested_kafka_version()
 
@@ -166,9 +167,6 @@ class LocalBroker:
         return [
             node.node_id for node in info.nodes if is_our_node(node.pid, self.paths.node(node.node_id, len(info.nodes)))
         ]
-
-    def node_paths(self, info: BrokerInfo, node_id: int) -> NodePaths:
-        return self.paths.node(info.node(node_id).node_id, len(info.nodes))
 
     def answers(self, bootstrap: str, timeout_s: float = 3.0) -> bool:
         """True when the cluster answers a metadata request, the point at which clients can work."""
@@ -247,7 +245,7 @@ class LocalBroker:
             started_at=time.time(),
         )
         self._write_state(info)
-        self._wait_until_ready(processes, info.bootstrap, timeout_s, count=count, expect_brokers=count)
+        self._wait_until_ready(processes, info.nodes, timeout_s, count=count, expect_brokers=count)
         return StartResult(info=info, reused=False, seconds=time.monotonic() - began)
 
     def stop(self, *, timeout_s: float = 60.0) -> BrokerInfo | None:
@@ -312,7 +310,7 @@ class LocalBroker:
         )
         self._write_state(updated)
         self._wait_until_ready(
-            {node_id: process}, restarted.bootstrap, timeout_s, count=count, expect_brokers=1, forget_state=False
+            {node_id: process}, (restarted,), timeout_s, count=count, expect_brokers=1, forget_state=False
         )
         return restarted
 
@@ -406,14 +404,21 @@ class LocalBroker:
     def _wait_until_ready(
         self,
         processes: dict[int, subprocess.Popen[bytes]],
-        bootstrap: str,
+        nodes: Sequence[NodeInfo],
         timeout_s: float,
         *,
         count: int,
         expect_brokers: int,
         forget_state: bool = True,
     ) -> None:
-        """Until `bootstrap` lists `expect_brokers` brokers; a node that exits first ends it with its log."""
+        """Until every node in `nodes` answers, itself, with `expect_brokers` brokers listed; a node that
+        exits first ends the wait with its log.
+
+        Each node is asked on its own address: a restarted cluster's first answers come from replayed
+        metadata that still lists every old registration, while a KRaft broker serves requests only once
+        the controller has unfenced it, so only its own answer says it is up.
+        """
+        bootstrap = ",".join(node.bootstrap for node in nodes)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for node_id, process in processes.items():
@@ -425,7 +430,7 @@ class LocalBroker:
                         f"Kafka node {node_id} exited with code {code} while starting",
                         log_path=paths.log_file if paths.log_file.exists() else paths.stdout_file,
                     )
-            if listed_brokers(bootstrap, timeout_s=2.0) >= expect_brokers:
+            if all(listed_brokers(node.bootstrap, timeout_s=2.0) >= expect_brokers for node in nodes):
                 return
             time.sleep(0.3)
         self._abandon(processes, forget_state)
@@ -539,4 +544,4 @@ def _port_free(port: int) -> bool:
     return True
 
 
-__all__ = ["BrokerInfo", "BrokerPaths", "LocalBroker", "StartResult", "alive", "listed_brokers", "project_root"]
+__all__ = ["BrokerInfo", "BrokerPaths", "LocalBroker", "StartResult", "listed_brokers", "project_root"]

@@ -1,38 +1,33 @@
-"""Every topic the project creates is replicated as the cluster allows, or as demanded, never less."""
+"""Every topic the project creates is replicated as the cluster's defaults say, or as demanded, never less."""
 
 from __future__ import annotations
 
 import pytest
 
 from streams.config import Settings
-from streams.topics import TopicLayoutError, replicated, worker_topic_layout
+from streams.topics import BROKER_DEFAULT, replicated, worker_topic_layout
 
 
-@pytest.mark.parametrize(("brokers", "replication", "min_isr"), [(1, 1, "1"), (2, 2, "1"), (3, 3, "2"), (5, 3, "2")])
-def test_without_a_demand_every_topic_follows_the_cluster_up_to_three_replicas(
-    brokers: int, replication: int, min_isr: str
-) -> None:
+def test_without_a_demand_every_topic_takes_the_cluster_defaults() -> None:
+    """The controller applies default.replication.factor and min.insync.replicas; nothing counts brokers
+    on the client side (a restarted cluster listed one broker for a moment, and a topic created then
+    would have kept one replica for good)."""
     for spec in worker_topic_layout(Settings.from_env({}), "app"):  # changelogs included
-        factor, configs = replicated(spec, brokers)
-        assert (factor, configs["min.insync.replicas"]) == (replication, min_isr), spec.name
+        factor, configs = replicated(spec)
+        assert factor == BROKER_DEFAULT, spec.name
+        assert "min.insync.replicas" not in configs, spec.name
 
 
-def test_a_demanded_replication_is_kept_with_its_min_isr() -> None:
-    settings = Settings.from_env({"ARENA_REPLICATION_FACTOR": "3"})
+@pytest.mark.parametrize(("replication", "min_isr"), [(1, "1"), (2, "1"), (3, "2"), (5, "2")])
+def test_a_demanded_replication_is_kept_with_its_min_isr(replication: int, min_isr: str) -> None:
+    settings = Settings.from_env({"ARENA_REPLICATION_FACTOR": str(replication)})
     for spec in worker_topic_layout(settings, "app"):
-        assert replicated(spec, 5) == (3, {**spec.configs, "min.insync.replicas": "2"})
-
-
-def test_a_cluster_with_fewer_brokers_than_demanded_replicas_is_refused_with_the_numbers() -> None:
-    settings = Settings.from_env({"ARENA_REPLICATION_FACTOR": "3"})
-    spec = worker_topic_layout(settings, "app")[0]
-    with pytest.raises(TopicLayoutError, match=r"needs replication 3 but the cluster has 1 broker\(s\)"):
-        replicated(spec, 1)
+        assert replicated(spec) == (replication, {**spec.configs, "min.insync.replicas": min_isr})
 
 
 def test_the_changelogs_keep_their_compaction_next_to_the_min_isr() -> None:
-    changelogs = [s for s in worker_topic_layout(Settings.from_env({}), "app") if "changelog" in s.name]
+    settings = Settings.from_env({"ARENA_REPLICATION_FACTOR": "3"})
+    changelogs = [s for s in worker_topic_layout(settings, "app") if "changelog" in s.name]
     assert changelogs
     for spec in changelogs:
-        _factor, configs = replicated(spec, 3)
-        assert configs == {"cleanup.policy": "compact", "min.insync.replicas": "2"}
+        assert replicated(spec) == (3, {"min.insync.replicas": "2", "cleanup.policy": "compact"})
