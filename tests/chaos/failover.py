@@ -187,17 +187,14 @@ class FailoverRun:
 
     def describe_roles(self, node: int) -> str:
         """What `node` does right now, in a few words, for the figures."""
-        led = [
-            f"{r.topic.removeprefix(self.settings.topics.events.removesuffix('arena.events'))}[{r.partition}]"
-            for r in roles(self.settings, [self.settings.topics.events, self.settings.topics.commands])
-            if r.leader == node
-        ]
+        short = {self.settings.topics.events: "events", self.settings.topics.commands: "commands"}
+        led = [f"{short[r.topic]}[{r.partition}]" for r in roles(self.settings, list(short)) if r.leader == node]
         tids = transactional_ids(self.settings, self.app_id)
         state = {r.partition: r.leader for r in roles(self.settings, [TRANSACTION_STATE])}
-        coordinated = sorted(t.removeprefix(self.app_id) for t, p in tids.items() if state.get(p) == node)
+        coordinated = sum(1 for partition in tids.values() if state.get(partition) == node)
         group = group_coordinator(self.settings, self.app_id)
         parts = [f"node {node}: leads {', '.join(led) or 'no pipeline partition'}"]
-        parts.append(f"coordinates {len(coordinated)}/{len(tids)} transactional ids")
+        parts.append(f"coordinates {coordinated}/{len(tids)} transactional ids")
         if group == node:
             parts.append("is the group coordinator")
         return ", ".join(parts)
@@ -312,7 +309,10 @@ def two_nodes_down(run: FailoverRun, *, down_s: float) -> FailoverFigures:
     ):
         figures.judged.commands += run.publish(first)
         _supervise_for(worker, run.rng.uniform(1.0, 3.0))
-        nodes = [n.node_id for n in run.cluster._require_running().nodes]
+        info = run.cluster.status()
+        if info is None:
+            raise RuntimeError("the cluster is not running")
+        nodes = [n.node_id for n in info.nodes]
         victims = sorted(run.rng.sample(nodes, 2))
         for victim in victims:
             figures.roles_of_killed.append(run.describe_roles(victim))
