@@ -38,13 +38,12 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import Command
 from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
-from streams.kafka.settings import Settings
 from streams.kafka.partitioning import partition_for
-from streams.store.table_names import ALL_TABLES, changelog_topic
+from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import committed_offsets, end_offsets
 from streams.kafka.topics import TopicSpec, create_topics, describe_topics, topic_layout
+from streams.store.table_names import ALL_TABLES, changelog_topic
 from streams.worker.process import SupervisedWorker
-from tests.support.verdict import CrashFigures, Expectation, settle_and_judge
 from tests.support.kafka_roles import (
     CONSUMER_OFFSETS,
     TRANSACTION_STATE,
@@ -55,6 +54,7 @@ from tests.support.kafka_roles import (
     transactional_ids,
     wait_until_fully_replicated,
 )
+from tests.support.verdict import CrashFigures, Expectation, settle_and_judge
 
 SCENARIOS = ("leader", "coordinator", "two-down")
 

@@ -18,12 +18,12 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import Command
 from streams.broker.launcher import LocalBroker
-from streams.kafka.settings import Settings
 from streams.kafka.partitioning import partition_for
+from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
 from streams.worker.process import running_worker
-from tests.support.verdict import CrashFigures, Expectation, settle_and_judge
 from tests.support.kafka_cluster import KafkaCluster, broker_home_paths
+from tests.support.verdict import CrashFigures, Expectation, settle_and_judge
 
 pytestmark = pytest.mark.integration
 

@@ -66,9 +66,9 @@ def test_a_secret_in_the_configuration_never_reaches_logs_reports_or_output(
     config = SimulationConfig(seed=5, arenas=1, agents_per_arena=6, days=2, partitions=settings.partitions)
     lines: list[str] = []
     outcome = run_main_job(
-        configured,
+        configured.with_worker(app_id=f"{prefix}app"),
         SimulationSource(config),
-        MainJobOptions(report_root=tmp_path / "reports", app_id=f"{prefix}app", timeout_s=300),
+        MainJobOptions(report_root=tmp_path / "reports", timeout_s=300),
         say=lines.append,
     )
     text = "\n".join(lines)

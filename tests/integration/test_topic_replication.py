@@ -7,7 +7,13 @@ from dataclasses import replace
 import pytest
 
 from streams.cli import main
-from streams.kafka.topics import TopicLayoutError, create_topics, describe_topics, wait_until_served, worker_topic_layout
+from streams.kafka.topics import (
+    TopicLayoutError,
+    create_topics,
+    describe_topics,
+    wait_until_served,
+    worker_topic_layout,
+)
 from tests.support.kafka_cluster import KafkaCluster
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,8 @@ from streams.broker.classpath import maven_properties
 from streams.broker.cluster_id import encode_cluster_id, new_cluster_id
 from streams.broker.errors import BrokerError
 from streams.broker.node import NodePaths, format_command
-from streams.broker.properties import NodeAddress, log4j2_properties, min_insync_for, server_properties
+from streams.broker.properties import NodeAddress, log4j2_properties, server_properties
+from streams.kafka.replication import min_insync_for
 
 # 0xF8 as the first byte: six leading one-bits, base64 index 62, which URL-safe base64 writes as "-".
 _DASH_FIRST = bytes([0xF8]) + bytes(15)
