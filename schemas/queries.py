@@ -222,7 +222,7 @@ class Health(BaseModel):
     worker: str
     app_id: str
     pid: int
-    uptime_s: float
+    uptime_s: int
 
 
 class Readiness(BaseModel):
@@ -236,11 +236,14 @@ class Readiness(BaseModel):
 
 
 class TimelinePoint(BaseModel):
+    """One sampling period. A rate is `commands * 1000 / span_ms` (integers here, as everywhere on the wire)."""
+
     model_config = _ANSWER
 
-    at: float = Field(description="the end of the sampling period, epoch seconds (aligned to period_s)")
-    commands_per_s: float = Field(description="command messages processed per second over the period")
-    events_checked_per_s: float = Field(description="events checked by the ledger processor per second")
+    at_ms: int = Field(description="the end of the period, epoch milliseconds (a multiple of period_ms)")
+    span_ms: int = Field(description="the period's length: period_ms, or a few of them after a missed sample")
+    commands: int = Field(description="command messages processed in the period")
+    events_checked: int = Field(description="events checked by the ledger processor in the period")
     lag: int = Field(description="the group's lag at the end of the period, command and event topics together")
 
 
@@ -249,7 +252,7 @@ class Timeline(BaseModel):
 
     model_config = _ANSWER
 
-    period_s: float
+    period_ms: int
     points: list[TimelinePoint] = Field(description="oldest first")
     workers: int = Field(description="how many workers' samples are added up")
 

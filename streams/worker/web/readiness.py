@@ -46,7 +46,7 @@ class ReadinessCheck:
                 worker=self._url,
                 app_id=self._app.conf.id,
                 pid=os.getpid(),
-                uptime_s=round(time.monotonic() - self._began, 3),
+                uptime_s=int(time.monotonic() - self._began),
             )
         )
 
@@ -58,7 +58,7 @@ class ReadinessCheck:
         gate, app = self._gate, self._app
         reasons: list[str] = []
         if gate.exit.code is not None or gate.taint is not None:
-            reasons.append(f"failing: {gate.exit.reason or gate.taint!r}; the process is exiting")
+            reasons.append(f"failing: {gate.exit.reason or repr(gate.taint)}; the process is exiting")
         elif app.should_stop:
             reasons.append("stopping")
         elif not self.startup_finished:

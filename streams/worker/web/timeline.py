@@ -1,4 +1,4 @@
-"""`/timeline`: commands per second and lag over the last minutes, every worker of the group added up.
+"""`/timeline`: commands processed and lag over the last minutes, every worker of the group added up.
 
 Each worker turns its own samples (streams/worker/web/sampler.py) into rates; the worker asked gathers
 the others' points and adds them up per period. The periods line up because every sampler ends its
@@ -19,7 +19,7 @@ from streams.worker.web.sampler import Sample, Sampler
 
 
 def points(samples: list[Sample], period_s: float) -> list[TimelinePoint]:
-    """Rates between consecutive samples (a gap, such as a restart, starts the series again)."""
+    """What happened between consecutive samples (a gap, such as a restart, starts the series again)."""
     found = []
     for before, after in itertools.pairwise(samples):
         span = after.at - before.at
@@ -27,9 +27,10 @@ def points(samples: list[Sample], period_s: float) -> list[TimelinePoint]:
             continue
         found.append(
             TimelinePoint(
-                at=after.at,
-                commands_per_s=round((after.commands - before.commands) / span, 3),
-                events_checked_per_s=round((after.events_checked - before.events_checked) / span, 3),
+                at_ms=round(after.at * 1000),
+                span_ms=round(span * 1000),
+                commands=after.commands - before.commands,
+                events_checked=after.events_checked - before.events_checked,
                 lag=after.lag,
             )
         )
@@ -37,15 +38,16 @@ def points(samples: list[Sample], period_s: float) -> list[TimelinePoint]:
 
 
 def added_up(series: list[list[TimelinePoint]]) -> list[TimelinePoint]:
-    by_time: dict[float, list[TimelinePoint]] = defaultdict(list)
+    by_time: dict[int, list[TimelinePoint]] = defaultdict(list)
     for one in series:
         for point in one:
-            by_time[point.at].append(point)
+            by_time[point.at_ms].append(point)
     return [
         TimelinePoint(
-            at=at,
-            commands_per_s=round(sum(p.commands_per_s for p in found), 3),
-            events_checked_per_s=round(sum(p.events_checked_per_s for p in found), 3),
+            at_ms=at,
+            span_ms=max(p.span_ms for p in found),
+            commands=sum(p.commands for p in found),
+            events_checked=sum(p.events_checked for p in found),
             lag=sum(p.lag for p in found),
         )
         for at, found in sorted(by_time.items())
@@ -63,10 +65,11 @@ class TimelineView:
     async def timeline(self, request: web.Request) -> web.Response:
         period = self._sampler.period_s
         mine = points(self._sampler.samples(), period)
+        period_ms = round(period * 1000)
         if ROUTED_HEADER in request.headers:
-            return json_response(Timeline(period_s=period, points=mine, workers=1))
+            return json_response(Timeline(period_ms=period_ms, points=mine, workers=1))
         series = [mine]
         for answer in (await self._peers.gather("/timeline")).values():
             if isinstance(answer, Forwarded) and answer.status == 200:
                 series.append(Timeline.model_validate_json(answer.body).points)
-        return json_response(Timeline(period_s=period, points=added_up(series), workers=len(series)))
+        return json_response(Timeline(period_ms=period_ms, points=added_up(series), workers=len(series)))
