@@ -49,17 +49,18 @@ class TokenGuard:
             and hmac.compare_digest(cookie.encode(), self._cookie.encode())
         )
 
-    def login(self, request: web.Request) -> web.Response | None:
-        """`/?token=...` with the right token: the cookie, and a redirect to `/` (None: not a login)."""
+    def login(self, request: web.Request) -> None:
+        """`/?token=...` with the right token raises the redirect to `/` that sets the cookie; anything
+        else than a login returns."""
         offered = request.query.get("token")
         if self._token is None or offered is None or request.path != "/":
-            return None
+            return
         if not hmac.compare_digest(offered.encode(), self._token):
             raise unauthorized()
-        response = web.HTTPSeeOther("/")
+        redirect = web.HTTPSeeOther("/")
         assert self._cookie is not None
-        response.set_cookie(COOKIE, self._cookie, httponly=True, samesite="Strict", path="/")
-        return response
+        redirect.set_cookie(COOKIE, self._cookie, httponly=True, samesite="Strict", path="/")
+        raise redirect
 
 
 def unauthorized() -> ApiError:

@@ -132,7 +132,7 @@ class WorkerMetrics(EosObserver):
     ) -> None:
         # No `_created` series beside every counter and histogram: they double the exposition for nothing
         # a dashboard uses (a process-wide switch of the library; the worker's process is ours).
-        disable_created_metrics()
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in the library
         self.registry = CollectorRegistry()
         self._processors = dict(processors)  # topic -> processor label
         self._processing = Histogram(

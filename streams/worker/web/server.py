@@ -47,9 +47,7 @@ def new_application(routes: list[web.RouteDef], guard: TokenGuard) -> web.Applic
 
     @web.middleware
     async def guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-        login = guard.login(request)
-        if login is not None:
-            return login
+        guard.login(request)  # a login raises its redirect
         if not guard.admits(request):
             raise unauthorized()
         return await handler(request)
