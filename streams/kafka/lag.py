@@ -127,7 +127,9 @@ class LagProbe:
     @property
     def admin(self) -> AdminClient:
         if self._admin is None:
-            self._admin = new_admin(self._settings, "lag")
+            # Warnings and errors only: closing it between measures may purge a background event, which
+            # librdkafka reports at info level on stderr ("Purging 1 unserved events"), noise in `arena lag`.
+            self._admin = new_admin(self._settings, "lag", overrides={"log_level": 4})
         return self._admin
 
     @property

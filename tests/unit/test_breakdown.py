@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from schemas.commands import Command
+import json
+import re
+from pathlib import Path
+
+from schemas.commands import Command, parse_command
 from schemas.money import Money
 from schemas.queries import ServedBy
 from streams.domain import ArenaState, Book, execute
@@ -108,3 +112,21 @@ def test_an_agent_s_detail_has_its_fitness_pnl_summary_parent_and_children() -> 
     child = agent_detail(state, "a0-c1")
     assert child is not None and child.parent_id == "a0" and child.generation == 1 and child.children == []
     assert agent_detail(state, "nobody") is None
+
+
+def test_the_readme_s_example_breakdown_is_what_the_core_gives_for_the_contract_page_s_commands() -> None:
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "schemas" / "README.md").read_text(encoding="utf-8")
+    commands = [parse_command(value.encode()) for value in re.findall(r"printf '%s\\t%s\\n' \S+ '(\{.*\})'", page)]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- breakdown-example -->\n```json\n(.*?)\n```", readme, re.DOTALL)
+    assert found, "no example after <!-- breakdown-example -->"
+    example = json.loads(found.group(1))
+    state, book = ArenaState.empty("demo"), Book()
+    for cmd in commands:
+        outcome = execute(state, cmd)
+        state = outcome.state
+        for event in outcome.events:
+            book.apply(event)
+    served = ServedBy.model_validate(example["served_by"])
+    assert breakdown_of(state, served, book.find("demo")).model_dump(mode="json") == example
