@@ -260,7 +260,7 @@ def _query_committed(args: argparse.Namespace, settings: Settings) -> int:
         committed=True,
     )
     answer = breakdown_of(state, served)
-    listed = agents_of(state) if args.agents else None
+    listed = agents_of(state)[1] if args.agents else None
     if args.json:
         document = answer.model_dump(mode="json")
         if listed is not None:

@@ -93,26 +93,30 @@ def breakdown_of(state: ArenaState, served_by: ServedBy, book: ArenaBook | None 
     )
 
 
-def agents_of(state: ArenaState, *, tier: Tier | None = None, status: AgentStatus | None = None) -> list[AgentSummary]:
-    """The arena's agents matching the filters, in agent id order."""
-    found: list[AgentSummary] = []
+def agents_of(
+    state: ArenaState, *, tier: Tier | None = None, status: AgentStatus | None = None, limit: int | None = None
+) -> tuple[int, list[AgentSummary]]:
+    """How many of the arena's agents match the filters, and the first `limit` of them in agent id order
+    (only those are built: an answer costs what it shows, not what the arena holds)."""
+    matching: list[AgentState] = []
     for agent_id in sorted(state.agents.keys()):
         agent = state.agents[agent_id]
-        if (tier is not None and agent.tier != tier) or (status is not None and _status(agent) != status):
-            continue
-        found.append(
-            AgentSummary(
-                agent_id=agent.agent_id,
-                tier=agent.tier,
-                status=_status(agent),
-                generation=agent.generation,
-                parent_id=agent.parent_id,
-                balance=Money(amount=agent.balance, currency=state.currency),
-                pnl=SignedMoney(amount=agent.pnl_total, currency=state.currency),
-                fitness_score=fitness_of(agent).score,
-            )
+        if (tier is None or agent.tier == tier) and (status is None or _status(agent) == status):
+            matching.append(agent)
+    shown = matching if limit is None else matching[:limit]
+    return len(matching), [
+        AgentSummary(
+            agent_id=agent.agent_id,
+            tier=agent.tier,
+            status=_status(agent),
+            generation=agent.generation,
+            parent_id=agent.parent_id,
+            balance=Money(amount=agent.balance, currency=state.currency),
+            pnl=SignedMoney(amount=agent.pnl_total, currency=state.currency),
+            fitness_score=fitness_of(agent).score,
         )
-    return found
+        for agent in shown
+    ]
 
 
 def agent_detail(state: ArenaState, agent_id: str) -> AgentDetail | None:

@@ -92,11 +92,12 @@ def test_an_arena_never_created_has_no_money_and_says_so() -> None:
 
 def test_agents_filter_by_tier_and_status_in_id_order() -> None:
     state, _ = _arena()
-    assert [a.agent_id for a in agents_of(state)] == ["a0", "a0-c1", "a1"]
-    assert [a.agent_id for a in agents_of(state, status="killed")] == ["a1"]
-    assert [a.agent_id for a in agents_of(state, tier="incubator", status="alive")] == ["a0", "a0-c1"]
-    assert agents_of(state, tier="arena") == []
-    killed = agents_of(state, status="killed")[0]
+    assert [a.agent_id for a in agents_of(state)[1]] == ["a0", "a0-c1", "a1"]
+    assert [a.agent_id for a in agents_of(state, status="killed")[1]] == ["a1"]
+    assert [a.agent_id for a in agents_of(state, tier="incubator", status="alive")[1]] == ["a0", "a0-c1"]
+    assert agents_of(state, tier="arena") == (0, [])
+    assert agents_of(state, limit=1) == (3, agents_of(state)[1][:1])
+    killed = agents_of(state, status="killed")[1][0]
     assert killed.balance.amount == 0 and killed.status == "killed"
 
 

@@ -94,7 +94,9 @@ class Queries:
         if isinstance(served, web.Response):
             return served
         state, partition = served, self.local.partition_of(served.arena_id)
-        found = agents_of(state, tier=cast(Tier | None, tier), status=cast(AgentStatus | None, status))
+        total, shown = agents_of(
+            state, tier=cast(Tier | None, tier), status=cast(AgentStatus | None, status), limit=limit
+        )
         return json_response(
             AgentList(
                 arena_id=state.arena_id,
@@ -102,8 +104,8 @@ class Queries:
                 served_by=self.local.served_by(partition),
                 tier=cast(Tier | None, tier),
                 status=cast(AgentStatus | None, status),
-                total=len(found),
-                agents=found[:limit],
+                total=total,
+                agents=shown,
             )
         )
 
