@@ -84,7 +84,7 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
         loglevel=loglevel,
         exit_policy=gate.exit,
         fail=gate.fail,
-        started=(lambda: setattr(web.readiness, "startup_finished", True)) if web is not None else lambda: None,
+        started=web.readiness.started if web is not None else lambda: None,
     )
     watchdog.start()
     try:

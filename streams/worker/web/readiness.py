@@ -36,6 +36,10 @@ class ReadinessCheck:
         self._began = time.monotonic()
         self.startup_finished = False  # set by the worker process once Faust says "Ready" (worker/run.py)
 
+    def started(self) -> None:
+        """The worker has finished starting (Faust logged "[^Worker]: Ready")."""
+        self.startup_finished = True
+
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/health", self.health), web.get("/ready", self.ready)]
 
