@@ -27,6 +27,7 @@ from faust.types import TP, AppT, EventT, Message
 
 from streams.eos import faust_private
 from streams.eos.fatal_exit import ExitCode, FatalExit, log_task_stacks
+from streams.eos.observer import NO_OBSERVER, EosObserver
 from streams.eos.offset_sequencer import CommittedOffset, OffsetSequencer, Probe, Verdict, no_committed, no_probe
 from streams.eos.ownership import Ownership
 
@@ -64,6 +65,7 @@ class ProcessingGate:
         self.units = 0
         self.unit_began: float | None = None
         self.assigned: frozenset[TP] = frozenset()
+        self.observer: EosObserver = NO_OBSERVER  # the worker's metrics (streams/eos/observer.py)
 
     def use_broker(self, probe: Probe, committed: CommittedOffset) -> None:
         """Let the sequencer ask the broker about holes and committed offsets (streams/eos/offset_sequencer.py)."""
@@ -100,7 +102,7 @@ class ProcessingGate:
                 return
             if self.trace:
                 log.info("EOS unit %s", where)
-            self.unit_began = time.monotonic()
+            began = self.unit_began = time.monotonic()
             try:
                 await work()
             except BaseException as exc:
@@ -111,6 +113,7 @@ class ProcessingGate:
                 self.unit_began = None
             self.sequencer.processed(message.tp, message.offset)
             self.units += 1
+            self.observer.unit_done(message, time.monotonic() - began)
             # Acked inside the gate: the next commit includes this offset together with its effects.
             self._ack(event)
 
@@ -145,8 +148,11 @@ class ProcessingGate:
                 return False
             if self.transactions_open is False:
                 return False  # a rebalance is under way: its revocation committed everything
+            began = time.monotonic()
             await self.drain()
             done = await commit()
+            if done:
+                self.observer.committed(time.monotonic() - began)
             if self.trace:
                 log.info("EOS commit done=%s committed=%s", done, faust_private.committed_offsets(self.app.consumer))
             return done

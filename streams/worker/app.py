@@ -4,6 +4,7 @@
     stores   = ArenaStore / LedgerStore over Faust tables # rows, not whole arenas (streams/store/)
     install(app, ...)                                     # the exactly-once layer (streams/eos/)
     add_agents(app, ..., command and ledger processors)   # thin loops (agents.py)
+    serve_web(app, ...)                                   # queries, health, metrics, dashboard (web/)
 
 Nothing is decided here: the processors call the pure core, and the exactly-once layer puts each
 message's effects and offset in one transaction.
@@ -31,6 +32,7 @@ from streams.store.row_keys import arena_of_row
 from streams.store.table_names import ARENA_AGENTS, ARENA_HEADERS, ARENA_WINDOWS, LEDGER_ACCOUNTS, LEDGER_HEADS
 from streams.worker.agents import add_agents
 from streams.worker.faust_app import new_app
+from streams.worker.web.install import WebEndpoints, serve_web
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Worker:
     commands: CommandProcessor
     ledger: LedgerProcessor
     exactly_once: ExactlyOnce
+    web: WebEndpoints | None = None  # when ARENA_WEB_PORT is set
 
 
 def build_worker(settings: Settings) -> Worker:
@@ -79,4 +82,5 @@ def build_worker(settings: Settings) -> Worker:
 
     app.on_partitions_revoked.connect(forget_decoded_state)
     app.on_partitions_assigned.connect(forget_decoded_state)
-    return Worker(app=app, commands=commands, ledger=ledger, exactly_once=eos)
+    web = serve_web(app, settings, eos.gate, commands, ledger) if settings.worker.web_port is not None else None
+    return Worker(app=app, commands=commands, ledger=ledger, exactly_once=eos, web=web)
