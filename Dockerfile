@@ -7,7 +7,7 @@
 #   docker run --rm arena-ledger --help
 #
 # The base image is a build argument so that a machine without access to Docker Hub can build on a local
-# one (docker/smoke.sh builds arena-python:3.11 from Debian packages). A mirror of PyPI is passed with
+# one (container/smoke.sh builds arena-python:3.11 from Debian packages). A mirror of PyPI is passed with
 # --build-arg PIP_INDEX_URL=... (and PIP_EXTRA_INDEX_URL, PIP_TRUSTED_HOST).
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -45,7 +45,7 @@ RUN useradd --system --user-group --uid 10001 --create-home --home-dir /home/are
     && mkdir -p /app/.arena /app/reports \
     && chown -R arena:arena /app
 COPY --from=build /opt/arena /opt/arena
-COPY docker/healthcheck.py /usr/local/lib/arena/healthcheck.py
+COPY container/healthcheck.py /usr/local/lib/arena/healthcheck.py
 WORKDIR /app
 USER arena
 # The worker's endpoints: /ready, /health, /metrics, queries, the dashboard. They listen on the container's

@@ -1,4 +1,4 @@
-"""The Docker smoke test (docker/smoke.sh): images built here, docker-compose.yml run to a passed audit
+"""The Docker smoke test (container/smoke.sh): images built here, docker-compose.yml run to a passed audit
 with two workers, and the testcontainers fixture on the broker smoke tests.
 
 Opt-in, `ARENA_DOCKER_TESTS=1`: it needs root or a Docker daemon, builds a Debian base with debootstrap
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docker" / "smoke.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "container" / "smoke.sh"
 
 pytestmark = [
     pytest.mark.docker,

@@ -19,7 +19,7 @@ from streams.broker.versions import DEFAULT_KAFKA_VERSION
 from streams.kafka.settings import Settings
 
 # The image the testcontainers fixture runs: the official one of the release the launcher would resolve,
-# unless ARENA_TEST_KAFKA_IMAGE names another that takes the same KAFKA_* variables (docker/smoke.sh).
+# unless ARENA_TEST_KAFKA_IMAGE names another that takes the same KAFKA_* variables (container/smoke.sh).
 KAFKA_IMAGE = os.environ.get("ARENA_TEST_KAFKA_IMAGE") or (
     f"apache/kafka:{requested_kafka_version() or DEFAULT_KAFKA_VERSION}"
 )

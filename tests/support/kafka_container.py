@@ -3,7 +3,7 @@
 The official `apache/kafka` image in KRaft mode, one combined broker+controller, configured through its
 KAFKA_* variables with the same single-node settings as the local launcher (streams/broker/properties.py):
 replication 1 for the internal topics, transaction log min ISR 1, no initial rebalance delay. Any image
-that reads those variables the same way can stand in (`ARENA_TEST_KAFKA_IMAGE`; docker/smoke.sh builds
+that reads those variables the same way can stand in (`ARENA_TEST_KAFKA_IMAGE`; container/smoke.sh builds
 one from the project's Maven-resolved broker where Docker Hub cannot be reached).
 
 testcontainers' own `KafkaContainer` is not used: it drives Confluent's images (its start script runs

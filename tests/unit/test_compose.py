@@ -108,7 +108,7 @@ def test_docker_compose_config_accepts_the_file() -> None:
 
 def test_compose_runs_the_kafka_release_the_launcher_defaults_to() -> None:
     image = _spec()["services"]["kafka"]["image"]
-    assert image.startswith("${KAFKA_IMAGE:-")  # replaceable: docker/smoke.sh runs a locally built one
+    assert image.startswith("${KAFKA_IMAGE:-")  # replaceable: container/smoke.sh runs a locally built one
     assert _default_of(image) == f"apache/kafka:{DEFAULT_KAFKA_VERSION}"
 
 
@@ -120,7 +120,7 @@ def test_the_dockerfile_builds_on_a_replaceable_python_and_runs_arena_as_a_non_r
     assert re.search(r"^USER arena$", text, flags=re.MULTILINE)
     assert re.search(r'^ENTRYPOINT \["arena"\]$', text, flags=re.MULTILINE)
     assert f'CMD ["python3", "{HEALTHCHECK_IN_IMAGE}"]' in text
-    assert f"COPY docker/healthcheck.py {HEALTHCHECK_IN_IMAGE}" in text
+    assert f"COPY container/healthcheck.py {HEALTHCHECK_IN_IMAGE}" in text
     # The default base runs the Python the project needs.
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert DEFAULT_PYTHON_IMAGE == "python:3.11-slim" and ">=3.11" in requires

@@ -1,4 +1,4 @@
-"""The image's health check (docker/healthcheck.py) asks the worker's /ready over loopback, with the token."""
+"""The image's health check (container/healthcheck.py) asks the worker's /ready over loopback, with the token."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "docker" / "healthcheck.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "container" / "healthcheck.py"
 
 
 def _load() -> ModuleType:

@@ -2,17 +2,17 @@
 # The Docker smoke test: everything built on this machine (nothing pulled from Docker Hub), then
 # docker-compose.yml run to its audit, then the testcontainers fixture on the broker smoke tests.
 #
-#   docker/smoke.sh            # all steps; as root it starts dockerd when no daemon answers
-#   docker/smoke.sh daemon base python kafka-image image     # only some steps, in this order
+#   container/smoke.sh            # all steps; as root it starts dockerd when no daemon answers
+#   container/smoke.sh daemon base python kafka-image image     # only some steps, in this order
 #
 # Steps:
 #   daemon      a Docker daemon that answers (started as root from /usr/sbin/dockerd if none does)
 #   base        arena-base:bookworm: Debian bookworm by debootstrap from this machine's Debian mirror,
 #               with this machine's extra certificate authorities, imported with `docker import`
 #               (skipped when the image exists; SMOKE_REBUILD_BASE=1 builds it again)
-#   python      arena-python:3.11: Debian's python3 and python3-venv on the base (docker/python/Dockerfile)
+#   python      arena-python:3.11: Debian's python3 and python3-venv on the base (container/python/Dockerfile)
 #   kafka-image arena-kafka:<version>: the broker the project's launcher runs (the jars Maven resolves from
-#               pom.xml) on Debian's openjdk-17-jre-headless (docker/kafka/), taking the official image's
+#               pom.xml) on Debian's openjdk-17-jre-headless (container/kafka/), taking the official image's
 #               KAFKA_* variables
 #   image       the project's image from the Dockerfile on arena-python:3.11 (arena-ledger:smoke)
 #   compose     `docker compose up` with those images (ARENA_IMAGE, KAFKA_IMAGE) and SMOKE_WORKERS workers
@@ -153,7 +153,7 @@ build() {  # build TAG CONTEXT [docker build flags...]: the build's network is t
 }
 
 step_python() {
-  build "$python_image" "$root/docker/python" --build-arg "BASE_IMAGE=$base_image"
+  build "$python_image" "$root/container/python" --build-arg "BASE_IMAGE=$base_image"
 }
 
 step_kafka_image() {
@@ -176,7 +176,7 @@ if resolved.kafka_version != version:
 print("\n".join(resolved.entries))
 EOF
   xargs -a "$smoke_dir/kafka-jars.txt" -d '\n' cp -t "$context/libs/"
-  cp "$root/docker/kafka/Dockerfile" "$root/docker/kafka/entrypoint.sh" "$context/"
+  cp "$root/container/kafka/Dockerfile" "$root/container/kafka/entrypoint.sh" "$context/"
   say "$(wc -l <"$smoke_dir/kafka-jars.txt") jars of Kafka $kafka_version ($(du -sh "$context/libs" | cut -f1))"
   build "$kafka_image" "$context" --build-arg "BASE_IMAGE=$base_image" --build-arg "KAFKA_VERSION=$kafka_version"
 }
@@ -241,7 +241,7 @@ step_testcontainers() {
 
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(daemon base python kafka-image image compose testcontainers)
-printf '# docker/smoke.sh %s, %s\n' "${steps[*]}" "$(date -u +%FT%TZ)" >>"$timings"
+printf '# container/smoke.sh %s, %s\n' "${steps[*]}" "$(date -u +%FT%TZ)" >>"$timings"
 for step in "${steps[@]}"; do
   case $step in
     daemon | base | python | kafka-image | image | compose | testcontainers) timed "$step" "step_${step//-/_}" ;;
