@@ -1,11 +1,12 @@
 #!/bin/bash
 # Start one KRaft node from the environment, the way the official apache/kafka image reads it:
 #
+# - each of the official image's defaults applies to a variable left unset (a single node, broker and
+#   controller, PLAINTEXT on localhost:29092 and PLAINTEXT_HOST on :9092, replication 1, CLUSTER_ID fixed);
 # - every KAFKA_<NAME> variable is the property <name>, lower-cased, with "___" -> "-", "__" -> "_" and
 #   "_" -> "." (KAFKA_LISTENER_SECURITY_PROTOCOL_MAP -> listener.security.protocol.map), except the JVM's
 #   own variables (KAFKA_HEAP_OPTS, KAFKA_OPTS, ...);
-# - without any, a single node on localhost:9092 (broker) and :9093 (controller);
-# - CLUSTER_ID formats the storage (once: --ignore-formatted), with a fixed default.
+# - CLUSTER_ID formats the storage (once: --ignore-formatted).
 #
 # Then the broker runs in the foreground as the container's process, logging to stdout
 # ("Kafka Server started" once it serves requests, the line testcontainers waits for).
@@ -14,7 +15,25 @@ set -euo pipefail
 config_dir=/opt/kafka/config
 properties=$config_dir/server.properties
 libs="/opt/kafka/libs/*"
-: "${CLUSTER_ID:=5L6g3nShT-eMCtK--X86sw}"
+
+while IFS='=' read -r var value; do
+  [ -n "${!var:-}" ] || export "$var=$value"
+done <<'DEFAULTS'
+CLUSTER_ID=5L6g3nShT-eMCtK--X86sw
+KAFKA_NODE_ID=1
+KAFKA_PROCESS_ROLES=broker,controller
+KAFKA_CONTROLLER_QUORUM_VOTERS=1@localhost:29093
+KAFKA_LISTENER_SECURITY_PROTOCOL_MAP=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PLAINTEXT_HOST:PLAINTEXT
+KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://localhost:29092,PLAINTEXT_HOST://localhost:9092
+KAFKA_LISTENERS=PLAINTEXT://localhost:29092,CONTROLLER://localhost:29093,PLAINTEXT_HOST://0.0.0.0:9092
+KAFKA_CONTROLLER_LISTENER_NAMES=CONTROLLER
+KAFKA_INTER_BROKER_LISTENER_NAME=PLAINTEXT
+KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR=1
+KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR=1
+KAFKA_TRANSACTION_STATE_LOG_MIN_ISR=1
+KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS=0
+KAFKA_LOG_DIRS=/tmp/kraft-combined-logs
+DEFAULTS
 
 not_a_property=" KAFKA_HOME KAFKA_VERSION KAFKA_HEAP_OPTS KAFKA_OPTS KAFKA_JVM_PERFORMANCE_OPTS KAFKA_GC_LOG_OPTS \
 KAFKA_LOG4J_OPTS KAFKA_JMX_OPTS KAFKA_JMX_PORT KAFKA_JMX_HOSTNAME KAFKA_LOG4J_ROOT_LOGLEVEL KAFKA_LOG4J_LOGGERS \
@@ -31,30 +50,12 @@ property_name() {
 
 {
   echo "# written by entrypoint.sh from the KAFKA_* environment"
-  found=0
   while IFS='=' read -r var value; do
     [[ $var == KAFKA_* ]] || continue
     [[ $not_a_property == *" $var "* ]] && continue
     printf '%s=%s\n' "$(property_name "$var")" "$value"
-    found=1
-  done < <(env)
-  if [ "$found" = 0 ]; then
-    cat <<'DEFAULTS'
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@localhost:9093
-listeners=PLAINTEXT://:9092,CONTROLLER://:9093
-advertised.listeners=PLAINTEXT://localhost:9092
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-DEFAULTS
-  fi
+  done < <(env | sort)
 } > "$properties"
-grep -q '^log\.dirs=' "$properties" || echo "log.dirs=/tmp/kraft-combined-logs" >> "$properties"
 
 # Logging to stdout for both lines: Kafka 4.x logs through log4j2, 3.x through log4j 1 (reload4j).
 cat > "$config_dir/log4j2.properties" <<'LOG4J2'
