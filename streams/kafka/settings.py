@@ -76,6 +76,11 @@ class WorkerSettings:
     # How long a stopping or crashed worker may take before the process ends anyway (eos/fatal_exit.py).
     exit_grace_s: float = 15.0
     eos_trace: bool = False  # log every unit and commit of the exactly-once layer
+    # A unit of work is a batch of at most `batch_max` messages, gathered for at most `batch_within_s`:
+    # big batches under load (each changed row written once per batch), a lone command still goes through
+    # within `batch_within_s`.
+    batch_max: int = 500
+    batch_within_s: float = 0.02
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
@@ -91,6 +96,8 @@ class WorkerSettings:
             stall_timeout_s=_positive_float(env, "ARENA_STALL_TIMEOUT_S", base.stall_timeout_s),
             exit_grace_s=_positive_float(env, "ARENA_EXIT_GRACE_S", base.exit_grace_s),
             eos_trace=env.get("ARENA_EOS_TRACE") == "1",
+            batch_max=_positive_int(env, "ARENA_BATCH_MAX", base.batch_max),
+            batch_within_s=_positive_float(env, "ARENA_BATCH_WITHIN_S", base.batch_within_s),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -102,6 +109,8 @@ class WorkerSettings:
             "ARENA_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ARENA_STALL_TIMEOUT_S": str(self.stall_timeout_s),
             "ARENA_EXIT_GRACE_S": str(self.exit_grace_s),
+            "ARENA_BATCH_MAX": str(self.batch_max),
+            "ARENA_BATCH_WITHIN_S": str(self.batch_within_s),
         }
         if self.web_port is not None:
             env["ARENA_WEB_PORT"] = str(self.web_port)

@@ -31,10 +31,13 @@ class LedgerStore:
         self._accounts = accounts
         self.book = Book()
         self._loaded = False
+        self._pending: dict[str, set[str]] = {}  # arena -> accounts changed since the last flush
 
     def invalidate(self) -> None:
+        """Forget the decoded book (partitions moved); unflushed changes go with it (see ArenaStore)."""
         self.book = Book()
         self._loaded = False
+        self._pending.clear()
 
     def ensure_loaded(self) -> Book:
         if self._loaded:
@@ -61,15 +64,30 @@ class LedgerStore:
 
     def matches_table(self, arena_id: str) -> bool:
         """O(1) proof that the decoded book of an arena is the durable one (see ArenaStore)."""
+        if arena_id in self._pending:
+            return True  # changed in this batch: the book is ahead of the tables
         head = self._heads.get(arena_id)
         known = self.book.find(arena_id)
         return (head["last_seq"] if head else 0) == (known.last_seq if known else 0)
 
     def reload(self) -> Book:
+        self.flush()  # changes noted in this batch reach the tables first, or the reload would lose them
         self.invalidate()
         return self.ensure_loaded()
 
     def save(self, arena_book: ArenaBook, accounts: set[str]) -> None:
+        """Note that an event changed the arena's head and these accounts; `flush` writes them."""
+        self._pending.setdefault(arena_book.arena_id, set()).update(accounts)
+
+    def flush(self) -> int:
+        """Write each head and account changed since the last flush, once; returns the arenas written."""
+        for arena, accounts in self._pending.items():
+            self._write(self.book.arena(arena), accounts)
+        written = len(self._pending)
+        self._pending.clear()
+        return written
+
+    def _write(self, arena_book: ArenaBook, accounts: set[str]) -> None:
         arena = arena_book.arena_id
         head = {name: getattr(arena_book, name) for name in _HEAD_FIELDS}
         head["compromise"] = arena_book.compromise.row() if arena_book.compromise else None

@@ -18,6 +18,7 @@ import faust
 from faust.types import TP, TableT
 from mode.types.signals import BaseSignalT
 
+from streams.eos import faust_private
 from streams.eos.broker_probe import BrokerProbe
 from streams.eos.install import ExactlyOnce, in_thread, install
 from streams.kafka.changelog_reader import committed_rows_by_partition
@@ -26,10 +27,20 @@ from streams.kafka.settings import Settings
 from streams.processors.command_processor import CommandProcessor
 from streams.processors.ledger_processor import LedgerProcessor
 from streams.store.arena_store import ArenaStore
+from streams.store.buffered_table import BufferedTable
 from streams.store.ledger_store import LedgerStore
 from streams.store.row_keys import arena_of_row
-from streams.store.table_names import ARENA_AGENTS, ARENA_HEADERS, ARENA_WINDOWS, LEDGER_ACCOUNTS, LEDGER_HEADS
-from streams.worker.agents import add_agents
+from streams.store.table_names import (
+    ARENA_AGENTS,
+    ARENA_HEADERS,
+    ARENA_TABLES,
+    ARENA_WINDOWS,
+    LEDGER_ACCOUNTS,
+    LEDGER_HEADS,
+    LEDGER_TABLES,
+    changelog_topic,
+)
+from streams.worker.agents import Changelog, add_command_agent, add_ledger_agent
 from streams.worker.faust_app import new_app
 
 
@@ -47,8 +58,16 @@ def build_worker(settings: Settings) -> Worker:
     app = new_app(settings)
     n, topics = settings.partitions, settings.topics
 
-    def table(name: str) -> TableT[str, Any]:
-        return app.Table(name, default=None, partitions=n)
+    changelogs: dict[str, Changelog] = {}
+
+    def table(name: str) -> BufferedTable:
+        # The stores read and write the rows of Faust's memory store directly, and the agents send each
+        # changed row once per unit (streams/worker/agents.py); the Faust table declares the changelog
+        # topic and is what recovery loads (streams/eos/recovery.py).
+        faust_table: TableT[str, Any] = app.Table(name, default=None, partitions=n)
+        rows, _placed = faust_private.memory_rows(faust_table)
+        changelogs[name] = Changelog(BufferedTable(rows), changelog_topic(settings.worker.app_id, name))
+        return changelogs[name].table
 
     def owns(arena_id: str) -> bool:
         return TP(topics.commands, partition_for(arena_id, n)) in app.consumer.assignment()
@@ -57,18 +76,24 @@ def build_worker(settings: Settings) -> Worker:
     ledger_store = LedgerStore(table(LEDGER_HEADS), table(LEDGER_ACCOUNTS))
     commands, ledger = CommandProcessor(arena_store, partitions=n), LedgerProcessor(ledger_store)
 
+    def partition_of(key: str) -> int:
+        return partition_for(arena_of_row(key), n)
+
     probe = BrokerProbe(settings, settings.worker.app_id)
     eos = install(
         app,
         read_changelogs=in_thread(lambda partitions: committed_rows_by_partition(settings, partitions)),
-        partition_of=lambda key: partition_for(arena_of_row(key), n),
+        partition_of=partition_of,
         source_topics=frozenset({topics.commands, topics.events}),
         probe=probe.first_record,
         committed=probe.committed,
         exit_grace_s=settings.worker.exit_grace_s,
         trace=settings.worker.eos_trace,
     )
-    add_agents(app, settings, eos.gate, commands, ledger)
+    arena_changelogs = [changelogs[name] for name in ARENA_TABLES]
+    ledger_changelogs = [changelogs[name] for name in LEDGER_TABLES]
+    add_command_agent(app, settings, eos.gate, commands, changelogs=arena_changelogs, partition_of=partition_of)
+    add_ledger_agent(app, settings, eos.gate, ledger, changelogs=ledger_changelogs, partition_of=partition_of)
 
     def forget_decoded_state(sender: object, /, *_args: object, signal: BaseSignalT[Any], **_kw: object) -> None:
         # The decoded caches describe the old assignment; the tables (recovered from their changelogs)

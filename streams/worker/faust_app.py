@@ -45,6 +45,9 @@ def new_app(settings: Settings) -> faust.App:
         broker_commit_interval=worker.commit_interval_s,
         # A command becomes ~5 records (events and changelog rows): let them share produce requests.
         producer_linger=worker.producer_linger_s,
+        # A unit sends its records as ready-made batches (streams/eos/batch_sender.py): let one batch hold
+        # many records (aiokafka's limit per record batch; a record batch is never split).
+        producer_max_batch_size=512 * 1024,
         broker_session_timeout=worker.session_timeout_s,
         broker_heartbeat_interval=max(1.0, worker.session_timeout_s / 4),
         web_enabled=worker.web_port is not None,
