@@ -6,7 +6,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test setup setup-tests lint typecheck unit integration schemas bench broker-stop clean
+.PHONY: run test test-kafka-3.9 setup setup-tests lint typecheck unit integration schemas bench broker-stop clean
 
 setup:
 	@bash .ci/setup
@@ -19,6 +19,11 @@ run: setup
 
 test: setup-tests lint typecheck
 	$(BIN)/pytest
+
+# The oldest Kafka line still supported: broker smoke, crash and failover tests on 3.9.1 (CI runs it too).
+test-kafka-3.9: setup-tests
+	KAFKA_VERSION=3.9.1 $(BIN)/pytest tests/integration/test_broker_smoke.py tests/integration/test_reliability.py \
+		tests/integration/test_failover.py
 
 lint: setup-tests
 	$(BIN)/ruff check .

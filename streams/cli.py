@@ -55,16 +55,21 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _broker_start(args: argparse.Namespace) -> int:
-    result = LocalBroker().start(port=args.port, timeout_s=args.timeout, progress=_progress)
+    result = LocalBroker().start(nodes=args.nodes, port=args.port, timeout_s=args.timeout, progress=_progress)
     info = result.info
     state = "already running" if result.reused else f"started in {result.seconds:.1f}s"
-    print(f"Kafka {info.kafka_version} {state}: bootstrap {info.bootstrap} (pid {info.pid})")
+    pids = ", ".join(str(node.pid) for node in info.nodes)
+    print(f"Kafka {info.kafka_version} {state}: {len(info.nodes)} node(s), bootstrap {info.bootstrap} (pid {pids})")
     return 0
 
 
 def _broker_stop(_args: argparse.Namespace) -> int:
     info = LocalBroker().stop()
-    print("no local broker was running" if info is None else f"stopped the local broker (pid {info.pid})")
+    if info is None:
+        print("no local broker was running")
+    else:
+        pids = ", ".join(str(node.pid) for node in info.nodes)
+        print(f"stopped the local broker: {len(info.nodes)} node(s) (pid {pids})")
     return 0
 
 
@@ -75,13 +80,16 @@ def _broker_status(_args: argparse.Namespace) -> int:
         print(f"not running (home {broker.paths.home})")
         return 3
     answering = "answering" if broker.answers(info.bootstrap) else "NOT answering metadata requests"
-    print(f"running, {answering}")
+    live = broker.live_nodes(info)
+    print(f"running, {answering}: {len(live)} of {len(info.nodes)} node(s) up")
     print(f"  bootstrap  {info.bootstrap}")
-    print(f"  pid        {info.pid}")
     print(f"  version    Kafka {info.kafka_version}")
-    print(f"  data dir   {info.data_dir}")
-    print(f"  log        {broker.paths.log_file}")
-    return 0
+    for node in info.nodes:
+        paths = broker.paths.node(node.node_id, len(info.nodes))
+        state = "up" if node.node_id in live else "DOWN"
+        print(f"  node {node.node_id}     {state}, pid {node.pid}, {node.bootstrap}, data {node.data_dir}")
+        print(f"             log {paths.log_file}")
+    return 0 if len(live) == len(info.nodes) else 4
 
 
 # ---- topics -------------------------------------------------------------------------------------
@@ -101,7 +109,10 @@ def _topics_describe(args: argparse.Namespace, settings: Settings | None = None)
     layout = worker_topic_layout(settings, settings.worker.app_id)
     states = describe_topics(settings, [spec.name for spec in layout])
     width = max(28, *(len(spec.name) for spec in layout))
-    print(f"{'topic':<{width}} {'partitions':>10} {'replicas':>8}  {'cleanup':<8} {'retention.ms':>13}  purpose")
+    print(
+        f"{'topic':<{width}} {'partitions':>10} {'replicas':>8} {'min ISR':>7}  {'cleanup':<8} {'retention.ms':>13}  "
+        "purpose"
+    )
     for spec in layout:
         state = states.get(spec.name)
         if state is None:
@@ -109,8 +120,10 @@ def _topics_describe(args: argparse.Namespace, settings: Settings | None = None)
             continue
         retention = state.configs.get("retention.ms", "default")
         cleanup = state.configs.get("cleanup.policy", "delete")
+        min_isr = state.configs.get("min.insync.replicas", "default")
         print(
-            f"{spec.name:<{width}} {state.partitions:>10} {state.replication:>8}  {cleanup:<8} {retention:>13}  "
+            f"{spec.name:<{width}} {state.partitions:>10} {state.replication:>8} {min_isr:>7}  {cleanup:<8} "
+            f"{retention:>13}  "
             f"{spec.purpose}"
         )
     return 0 if len(states) == len(layout) else 1
@@ -407,13 +420,21 @@ def _add_broker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     broker = sub.add_parser("broker", help="the project's local Kafka broker (KRaft, 127.0.0.1)")
     broker_sub = broker.add_subparsers(dest="action", required=True, metavar="ACTION")
     start = broker_sub.add_parser("start", help="start it, or reuse the running one")
-    start.add_argument("--port", type=int, default=None, help="broker port (default: the last one, or a free one)")
+    start.add_argument(
+        "--nodes",
+        type=int,
+        default=None,
+        help="1, or 3 for a cluster (quorum of three, replication 3, min ISR 2); default: as last started, else 1",
+    )
+    start.add_argument(
+        "--port", type=int, default=None, help="(first) broker port (default: the last one, or a free one)"
+    )
     start.add_argument("--timeout", type=float, default=120.0, help="seconds to wait until it answers")
     start.set_defaults(handler=_broker_start)
     broker_sub.add_parser("stop", help="stop it").set_defaults(handler=_broker_stop)
-    broker_sub.add_parser("status", help="bootstrap address, pid, data dir, version").set_defaults(
-        handler=_broker_status
-    )
+    broker_sub.add_parser(
+        "status", help="bootstrap address, version, and each node's pid, data dir and log (exit 4: a node is down)"
+    ).set_defaults(handler=_broker_status)
 
 
 def _add_topics(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,6 +3,10 @@
 The machine this runs on may have no Docker and no internet other than package registries, so the
 broker comes from Maven Central as ordinary jars. Maven caches them in ~/.m2, and the resolved class
 path is cached next to the broker's data so that a warm start does not pay Maven's start-up cost.
+
+The pom pins the default version; another one is asked for with `-Dkafka.version`, and a 3.x version
+also switches the logging backend to reload4j (Kafka 3 logs through the log4j 1 API, Kafka 4 through
+log4j2), so one pom serves both lines.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from streams.broker.errors import BrokerError
 
+_VERSION = re.compile(r"\d+\.\d+\.\d+(?:[-.][0-9A-Za-z.\-]+)?")
 _KAFKA_JAR = re.compile(r"kafka_(?P<scala>\d+\.\d+)-(?P<version>[0-9][0-9A-Za-z.\-]*)\.jar$")
 
 
@@ -30,14 +35,30 @@ class ResolvedClasspath:
         return ":".join(self.entries)
 
 
-def resolve_classpath(pom: Path, cache_file: Path, *, timeout_s: float = 900.0) -> ResolvedClasspath:
+def maven_properties(version: str | None) -> list[str]:
+    """The `-D` flags that select a Kafka version other than the pom's default, with its logging backend."""
+    if version is None:
+        return []
+    if not _VERSION.fullmatch(version):
+        raise BrokerError(f"KAFKA_VERSION must look like 4.4.0 or 3.9.1, got {version!r}")
+    flags = [f"-Dkafka.version={version}"]
+    if int(version.split(".")[0]) < 4:
+        flags.append("-Dkafka.logging=reload4j")
+    return flags
+
+
+def resolve_classpath(
+    pom: Path, cache_file: Path, *, version: str | None = None, timeout_s: float = 900.0
+) -> ResolvedClasspath:
     """Return the broker class path, asking Maven only when the cached one is stale or broken.
 
     The cache is stale when the pom changed after it was written or when a jar it names has gone
-    (a cleaned ~/.m2); in both cases Maven resolves again rather than starting a broken JVM.
+    (a cleaned ~/.m2); in both cases Maven resolves again rather than starting a broken JVM. Each
+    version asked for has a cache of its own (the caller names it).
     """
+    flags = maven_properties(version)
     cached = _read_cache(pom, cache_file)
-    if cached is not None:
+    if cached is not None and version in {None, cached.kafka_version}:
         return cached
     mvn = shutil.which("mvn")
     if mvn is None:
@@ -55,6 +76,7 @@ def resolve_classpath(pom: Path, cache_file: Path, *, timeout_s: float = 900.0) 
         str(pom),
         "dependency:build-classpath",
         f"-Dmdep.outputFile={cache_file}",
+        *flags,
     ]
     with log_file.open("wb") as log:
         try:
@@ -66,7 +88,8 @@ def resolve_classpath(pom: Path, cache_file: Path, *, timeout_s: float = 900.0) 
             ) from exc
     if done.returncode != 0 or not cache_file.exists():
         raise BrokerError(
-            f"Maven could not resolve Kafka from {pom.name} (exit {done.returncode}); see the Maven log",
+            f"Maven could not resolve Kafka {version or '(the pom default)'} from {pom.name} "
+            f"(exit {done.returncode}); see the Maven log",
             log_path=log_file,
         )
     resolved = _read_cache(pom, cache_file)

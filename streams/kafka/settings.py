@@ -126,7 +126,9 @@ class Settings:
     bootstrap: str | None = None
     topics: TopicNames = field(default_factory=TopicNames)
     partitions: int = 4
-    replication: int = 1
+    # None: the cluster's default.replication.factor and min.insync.replicas (streams/topics.py). A number
+    # is a demand: a cluster with fewer brokers refuses it, and nothing is replicated less than asked.
+    replication: int | None = None
     security: Mapping[str, str] = field(default_factory=dict)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
 
@@ -139,7 +141,7 @@ class Settings:
             bootstrap=source.get("KAFKA_BOOTSTRAP_SERVERS") or None,
             topics=TopicNames.from_env(source),
             partitions=_positive_int(source, "ARENA_PARTITIONS", 4),
-            replication=_positive_int(source, "ARENA_REPLICATION_FACTOR", 1),
+            replication=_optional_positive_int(source, "ARENA_REPLICATION_FACTOR"),
             security=security,
             worker=WorkerSettings.from_env(source),
         )
@@ -156,7 +158,7 @@ class Settings:
             "ARENA_TOPIC_ALERTS": self.topics.alerts,
             "ARENA_TOPIC_DLQ": self.topics.dlq,
             "ARENA_PARTITIONS": str(self.partitions),
-            "ARENA_REPLICATION_FACTOR": str(self.replication),
+            **({"ARENA_REPLICATION_FACTOR": str(self.replication)} if self.replication is not None else {}),
             **security,
             **self.worker.to_env(),
         }
@@ -186,7 +188,7 @@ class Settings:
                 "dlq": self.topics.dlq,
             },
             "partitions": self.partitions,
-            "replication": self.replication,
+            "replication": "auto" if self.replication is None else self.replication,
             "security": redact(self.security),
         }
 
@@ -220,6 +222,12 @@ def _port(raw: str) -> int:
     if not 0 < port < 65536:
         raise ValueError(f"ARENA_WEB_PORT must be a port number, got {raw!r}")
     return port
+
+
+def _optional_positive_int(env: Mapping[str, str], name: str) -> int | None:
+    if not env.get(name):
+        return None
+    return _positive_int(env, name, 1)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -8,6 +8,13 @@ A worker's table changelog topics are part of the layout too, and exist — serv
 only confirmed by the controller — before the worker joins its group. Left to Faust, they are created
 as the worker starts; on a busy machine the broker served a new one only after the worker had joined
 without it, and the worker rebalanced itself mid-run when it appeared (issue 12).
+
+Replication: every topic the project creates — the pipeline's and the changelogs — gets the same
+replication factor and `min.insync.replicas`: by default the cluster's own defaults (the local launcher's
+are 1/1 on one node, 3/2 on three), or what ARENA_REPLICATION_FACTOR demands, with min ISR 2 of 3. A
+demand the cluster cannot meet (fewer brokers than replicas) is refused by the cluster and reported with
+what to do, never quietly lowered: a topic created with fewer replicas than asked would stay
+under-replicated for good.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.cimpl import NewTopic
 
 from streams.kafka.clients import new_admin
+from streams.kafka.replication import min_insync_for
 from streams.kafka.settings import Settings
 from streams.store.table_names import ALL_TABLES, changelog_topic
 
@@ -33,7 +41,7 @@ DAY_MS = 24 * 60 * 60 * 1000
 class TopicSpec:
     name: str
     partitions: int
-    replication: int
+    replication: int | None  # None: the cluster's (see replication_for_cluster)
     purpose: str
     configs: Mapping[str, str] = field(default_factory=dict)
 
@@ -138,6 +146,24 @@ def _served(topic: Any, partitions: int) -> bool:  # noqa: ANN401 - confluent-ka
     return all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
 
 
+BROKER_DEFAULT = -1  # CreateTopics' "use the cluster's default.replication.factor" (KIP-464)
+
+
+def replicated(spec: TopicSpec) -> tuple[int, dict[str, str]]:
+    """The replication factor and configs `spec` is created with.
+
+    No replication demanded: the cluster's own `default.replication.factor` and `min.insync.replicas`
+    (the local launcher sets 1/1 on one node, 3/2 on three), decided by the controller. Counting brokers
+    here instead raced with a restarted cluster: its metadata listed one broker for a moment, and a topic
+    created then kept one replica for good. A demanded factor is sent as it is, with
+    `min.insync.replicas` set on the topic (2 of 3, 1 of 1), so acks=all means that many copies whatever
+    the cluster's default is; a cluster with fewer brokers refuses it (see create_topics).
+    """
+    if spec.replication is None:
+        return BROKER_DEFAULT, dict(spec.configs)
+    return spec.replication, {"min.insync.replicas": str(min_insync_for(spec.replication)), **spec.configs}
+
+
 def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: float = 30.0) -> list[str]:
     """Create what is missing; return the names created. Existing topics must match the layout."""
     admin = new_admin(settings)
@@ -153,16 +179,14 @@ def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: 
             )
     if not missing:
         return []
+    new_topics = []
+    for spec in missing:
+        replication, configs = replicated(spec)
+        new_topics.append(
+            NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=replication, config=configs)
+        )
     futures = admin.create_topics(
-        [
-            NewTopic(
-                spec.name,
-                num_partitions=spec.partitions,
-                replication_factor=spec.replication,
-                config=dict(spec.configs),
-            )
-            for spec in missing
-        ],
+        new_topics,
         operation_timeout=timeout_s,
         request_timeout=timeout_s,
     )
@@ -172,8 +196,15 @@ def create_topics(settings: Settings, specs: Iterable[TopicSpec], *, timeout_s: 
             future.result()
             created.append(name)
         except KafkaException as exc:
-            if exc.args and getattr(exc.args[0], "name", lambda: "")() == "TOPIC_ALREADY_EXISTS":
+            reason = getattr(exc.args[0], "name", lambda: "")() if exc.args else ""
+            if reason == "TOPIC_ALREADY_EXISTS":
                 continue  # another process created it between our look and our create
+            if reason == "INVALID_REPLICATION_FACTOR":
+                raise TopicLayoutError(
+                    f"the cluster refused to create {name}: {exc.args[0].str()} "
+                    "Set ARENA_REPLICATION_FACTOR to at most the number of brokers (or unset it to use the "
+                    "cluster's default.replication.factor), or add brokers."
+                ) from exc
             raise
     return created
 

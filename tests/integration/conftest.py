@@ -4,6 +4,8 @@
 - `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: testcontainers' Kafka (KRaft).
 - otherwise: the project's local launcher, with its own home under .arena/test-broker so a developer's
   main-job broker is left alone; started once per test session, stopped after it if we started it.
+  `KAFKA_VERSION` (e.g. 3.9.1) runs the suite on another Kafka release, in a home of its own
+  (.arena/test-broker-3.9.1): storage written by a newer release cannot be read by an older one.
 
 Every test gets its own topic names (a random prefix), so tests cannot see each other's data.
 """
@@ -16,10 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
+from streams.broker.launcher import LocalBroker
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
-from tests.support.kafka_cluster import KafkaCluster, docker_answers
+from tests.support.kafka_cluster import KAFKA_IMAGE, KafkaCluster, broker_home_paths, docker_answers
 
 
 @pytest.fixture(scope="session")
@@ -35,12 +37,10 @@ def kafka() -> Iterator[KafkaCluster]:
             )
         from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
 
-        with KafkaContainer("apache/kafka:3.9.1").with_kraft() as container:
+        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
             yield KafkaCluster(bootstrap=container.get_bootstrap_server(), kind="testcontainers")
         return
-    root = project_root()
-    paths = BrokerPaths(home=root / ".arena" / "test-broker", pom=root / "pom.xml")
-    broker = LocalBroker(paths)
+    broker = LocalBroker(broker_home_paths())
     already = broker.status()
     result = broker.start()
     try:

@@ -17,12 +17,12 @@ import pytest
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import Command
-from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
+from streams.broker.launcher import LocalBroker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
 from streams.worker.process import running_worker
-from tests.support.kafka_cluster import KafkaCluster
+from tests.support.kafka_cluster import KafkaCluster, broker_home_paths
 from tests.support.verdict import CrashFigures, Expectation, settle_and_judge
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def test_a_second_worker_joins_then_one_stops_and_nothing_is_doubled_or_lost(
 ) -> None:
     """When the second worker is the one to stop, the first gets back partitions it owned before, which
     the second has changed meanwhile (rows rewritten, window entries deleted): what the first still
-    holds of them is stale and must be replaced by the committed changelog (streams/eos/recovery.py)."""
+    holds of them is stale and must be replaced by the committed changelog (streams/verified_recovery.py)."""
     settings, app_id = _fresh(kafka)
     config = SimulationConfig(
         seed=17, arenas=4, agents_per_arena=16, days=12, evolution_every_days=4, partitions=settings.partitions
@@ -93,7 +93,7 @@ def test_the_broker_restarts_mid_run_and_producers_and_the_worker_recover_by_the
     expected = Expectation.of(config)
     commands = list(simulate(config, partitioner=partition_for).commands())
     half = len(commands) // 2
-    broker = LocalBroker(BrokerPaths(home=project_root() / ".arena" / "test-broker", pom=project_root() / "pom.xml"))
+    broker = LocalBroker(broker_home_paths())
     figures = CrashFigures()
     with running_worker(settings, app_id, tmp_path, name="worker") as worker:
         figures.commands += _publish(settings, commands[:half])

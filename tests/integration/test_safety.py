@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from producers.simulation import SimulationConfig
-from streams.broker.launcher import BrokerPaths, LocalBroker, project_root
+from streams.broker.launcher import LocalBroker
 from streams.kafka.settings import Settings
 from streams.main_job import MainJobOptions, SimulationSource, run_main_job
-from tests.support.kafka_cluster import KafkaCluster
+from tests.support.kafka_cluster import KafkaCluster, broker_home_paths
 
 pytestmark = pytest.mark.integration
 
@@ -39,10 +39,10 @@ def _listening(port: int) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
 def test_the_local_broker_listens_on_loopback_only(kafka: KafkaCluster) -> None:
     if kafka.kind != "local":
         pytest.fail("this test checks the project's own launcher; run it without KAFKA_BOOTSTRAP_SERVERS")
-    info = LocalBroker(BrokerPaths(home=project_root() / ".arena" / "test-broker", pom=project_root() / "pom.xml"))
+    info = LocalBroker(broker_home_paths())
     status = info.status()
     assert status is not None, "the session's broker is not running"
-    for port in (status.broker_port, status.controller_port):
+    for port in (status.broker_port, status.nodes[0].controller_port):
         addresses = _listening(port)
         assert addresses, f"nothing listens on port {port}"
         assert all(a == ipaddress.ip_address("127.0.0.1") for a in addresses), f"port {port} listens on {addresses}"

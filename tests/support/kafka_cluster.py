@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from streams.broker.launcher import BrokerPaths, project_root, requested_kafka_version
+from streams.broker.versions import DEFAULT_KAFKA_VERSION
 from streams.kafka.settings import Settings
+
+# The image the testcontainers fixture runs: the release the launcher would resolve.
+KAFKA_IMAGE = f"apache/kafka:{requested_kafka_version() or DEFAULT_KAFKA_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -47,3 +52,11 @@ def docker_answers() -> bool:
     except Exception:  # noqa: BLE001 - no daemon, no socket, no permission: all mean "no Docker"
         return False
     return True
+
+
+def broker_home_paths(name: str = "test-broker") -> BrokerPaths:
+    """The test suite's own broker home (or a cluster's, by another name), one per Kafka release asked for."""
+    root = project_root()
+    version = requested_kafka_version()
+    home = root / ".arena" / (name if version is None else f"{name}-{version}")
+    return BrokerPaths(home=home, pom=root / "pom.xml")

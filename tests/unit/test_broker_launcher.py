@@ -16,6 +16,7 @@ import pytest
 from streams.broker.classpath import resolve_classpath
 from streams.broker.errors import BrokerError
 from streams.broker.launcher import BrokerInfo, BrokerPaths, LocalBroker
+from streams.broker.node import NodeInfo
 from streams.cli import main
 
 
@@ -28,7 +29,7 @@ def paths(tmp_path: Path) -> BrokerPaths:
     pom.write_text("<project/>")
     jar = tmp_path / "kafka_2.13-3.9.1.jar"
     jar.write_bytes(b"")
-    cache = home / "classpath.txt"
+    cache = home / "classpath.txt"  # the pom's default version (KAFKA_VERSION unset)
     cache.write_text(str(jar))
     later = time.time() + 5
     os.utime(cache, (later, later))
@@ -92,8 +93,7 @@ def test_a_taken_port_is_a_clear_error(paths: BrokerPaths, dying_java: Path) -> 
 def test_a_stale_pid_file_is_detected_and_removed(paths: BrokerPaths) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    info = BrokerInfo(dead.pid, 1, 2, "3.9.1", str(paths.data_dir), time.time())
-    paths.state_file.write_text(json.dumps(_as_dict(info)))
+    paths.state_file.write_text(json.dumps(_state(dead.pid, paths)))
     assert LocalBroker(paths).status() is None
     assert not paths.state_file.exists()
 
@@ -101,8 +101,7 @@ def test_a_stale_pid_file_is_detected_and_removed(paths: BrokerPaths) -> None:
 def test_a_live_pid_that_is_not_our_broker_counts_as_stale(
     paths: BrokerPaths, sleeper: subprocess.Popen[bytes]
 ) -> None:
-    info = BrokerInfo(sleeper.pid, 1, 2, "3.9.1", str(paths.data_dir), time.time())
-    paths.state_file.write_text(json.dumps(_as_dict(info)))
+    paths.state_file.write_text(json.dumps(_state(sleeper.pid, paths)))
     assert LocalBroker(paths).status() is None, "a reused pid must not be mistaken for the broker"
 
 
@@ -126,5 +125,45 @@ def test_cli_turns_broker_errors_into_one_line_and_exit_code_2(
     assert len(err) == 1 and err[0].startswith("arena: ")
 
 
-def _as_dict(info: BrokerInfo) -> dict[str, object]:
-    return {name: getattr(info, name) for name in BrokerInfo.__slots__}
+def test_a_state_file_of_the_one_node_launcher_is_still_read(paths: BrokerPaths) -> None:
+    """A broker started before clusters existed is found (and, dead, cleaned up) like any other."""
+    paths.state_file.write_text(
+        json.dumps(
+            {
+                "pid": 1,
+                "broker_port": 9,
+                "controller_port": 10,
+                "kafka_version": "3.9.1",
+                "data_dir": str(paths.data_dir),
+                "started_at": 0.0,
+            }
+        )
+    )
+    info = LocalBroker(paths)._read_state()
+    assert info == BrokerInfo(
+        nodes=(NodeInfo(1, 1, 9, 10, str(paths.data_dir)),), kafka_version="3.9.1", started_at=0.0
+    )
+
+
+def test_a_cluster_lists_every_node_in_its_bootstrap_address() -> None:
+    nodes = tuple(NodeInfo(i, 100 + i, 9000 + i, 9100 + i, f"/d{i}") for i in (1, 2, 3))
+    info = BrokerInfo(nodes=nodes, kafka_version="4.4.0", started_at=0.0)
+    assert info.bootstrap == "127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003"
+    assert info.node(2).broker_port == 9002
+
+
+def test_each_node_of_a_cluster_has_its_own_directory_and_one_node_keeps_the_old_layout(paths: BrokerPaths) -> None:
+    assert paths.node(1, 1).data_dir == paths.home / "data"
+    assert paths.node(2, 3).data_dir == paths.home / "node-2" / "data"
+    assert len({paths.node(i, 3).server_properties for i in (1, 2, 3)}) == 3
+
+
+def _state(pid: int, paths: BrokerPaths) -> dict[str, object]:
+    info = BrokerInfo(
+        nodes=(NodeInfo(1, pid, 1, 2, str(paths.data_dir)),), kafka_version="3.9.1", started_at=time.time()
+    )
+    return {
+        "nodes": [{"node_id": 1, "pid": pid, "broker_port": 1, "controller_port": 2, "data_dir": info.data_dir}],
+        "kafka_version": info.kafka_version,
+        "started_at": info.started_at,
+    }

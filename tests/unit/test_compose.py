@@ -1,15 +1,18 @@
-"""docker-compose.yml is valid and creates exactly the topics the code expects, with the same retention."""
+"""docker-compose.yml is valid, creates exactly the topics the code expects with the same retention, and runs the
+Kafka release the launcher defaults to (so do pom.xml and the README)."""
 
 from __future__ import annotations
 
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import yaml
 
+from streams.broker.versions import DEFAULT_KAFKA_VERSION, OLDEST_TESTED_KAFKA_VERSION
 from streams.kafka.settings import Settings
 from streams.kafka.topics import topic_layout
 
@@ -46,3 +49,25 @@ def test_docker_compose_config_accepts_the_file() -> None:
     assert command is not None
     done = subprocess.run([*command, "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_compose_runs_the_kafka_release_the_launcher_defaults_to() -> None:
+    spec = yaml.safe_load(COMPOSE.read_text())
+    images = {spec["services"][name]["image"] for name in ("kafka", "topics")}
+    assert images == {f"apache/kafka:{DEFAULT_KAFKA_VERSION}"}
+
+
+def test_the_pom_and_the_readme_name_the_same_default_kafka_release() -> None:
+    pom = ET.parse(ROOT / "pom.xml").getroot()
+    namespace = {"m": "http://maven.apache.org/POM/4.0.0"}
+    version = pom.find("m:properties/m:kafka.version", namespace)
+    assert version is not None and version.text == DEFAULT_KAFKA_VERSION
+    readme = (ROOT / "README.md").read_text()
+    assert f"kafka_2.13:{DEFAULT_KAFKA_VERSION}" in readme
+    assert f"**{DEFAULT_KAFKA_VERSION} is the default**" in readme
+
+
+def test_ci_tests_the_oldest_supported_kafka_release() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"KAFKA_VERSION={OLDEST_TESTED_KAFKA_VERSION} " in makefile
+    assert "make test-kafka-3.9" in (ROOT / ".ci" / "run").read_text()

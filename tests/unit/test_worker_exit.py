@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Collection
 
+from confluent_kafka import KafkaError, KafkaException
 from faust.types import TP
 
 from streams.eos.fatal_exit import ExitCode, FatalExit
@@ -149,3 +150,30 @@ def test_the_watchdog_thread_fails_the_gate_with_the_stall_code() -> None:
     dog.stop()
     loop.close()
     assert gate.failures and gate.failures[0][1] is ExitCode.STALLED
+
+
+def test_a_cluster_that_cannot_answer_is_not_a_stall_and_restarts_the_period() -> None:
+    """Two nodes of three down: the worker waits for the cluster. When it returns, the worker gets a whole
+    stall period to resume instead of being ended at once for the time it spent waiting."""
+    gate, clock = FakeGate(), Clock()
+    answers: list[list[TP] | KafkaException] = [KafkaException(KafkaError(KafkaError._TIMED_OUT)), [COMMANDS]]
+
+    def check(_assigned: Collection[TP]) -> list[TP]:
+        answer = answers.pop(0)
+        if isinstance(answer, KafkaException):
+            raise answer
+        return answer
+
+    loop = asyncio.new_event_loop()
+    dog = StallWatchdog(gate, loop, check, stall_s=60, source_topics=frozenset({"arena.commands"}), clock=clock)
+    dog._loop_seen = float("inf")
+    dog.check()
+    clock.now += 90  # the outage
+    assert dog.check() is None, "no answer from the cluster is no evidence of a stall"
+    clock.now += 30  # the cluster is back; the worker has not caught up yet
+    assert dog.check() is None
+    assert len(answers) == 1, "not asked again: the period restarted when the cluster did not answer"
+    clock.now += 31
+    reason = dog.check()
+    assert reason is not None and "arena.commands[0]" in reason, "a real stall afterwards is still caught"
+    loop.close()
