@@ -142,6 +142,8 @@ def _worker(args: argparse.Namespace) -> int:
         settings = settings.with_worker(web_port=args.web_port)
     if args.datadir:
         settings = settings.with_worker(datadir=Path(args.datadir))
+    if args.role:
+        settings = settings.with_worker(role=args.role)
     _progress(f"worker {settings.worker.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
     return run_worker(settings, loglevel=args.loglevel)
 
@@ -459,6 +461,12 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     worker.add_argument("--app-id", help="Faust app id / consumer group (default: $ARENA_APP_ID or arena-ledger)")
     worker.add_argument("--web-port", type=int, help="serve read-only state on 127.0.0.1:PORT (default: off)")
     worker.add_argument("--datadir", help="worker state directory (default: .arena/worker)")
+    worker.add_argument(
+        "--role",
+        choices=["all", "commands", "ledger"],
+        help="which processors to run: both in this process (all), or one, each its own consumer group "
+        "(default: $ARENA_WORKER_ROLE or all)",
+    )
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(handler=_worker)
 

@@ -193,7 +193,7 @@ def _run_with_worker(
     targets = {p: offset + 1 for p, offset in audit.last_offsets.items()}
     wait_until_caught_up(
         settings,
-        settings.worker.app_id,
+        settings.worker.ledger_app_id,
         settings.topics.events,
         targets=targets,
         timeout_s=options.timeout_s,

@@ -148,7 +148,7 @@ class Bench:
         prefix = self.prefix(case.name)
         settings = case_settings(self.base, prefix, case.partitions)
         app_id = prefix.rstrip("-")
-        groups = [app_id] + [f"{app_id}-{kind}{i}" for kind in ("bare", "fan") for i in range(3)]
+        groups = [app_id, f"{app_id}-ledger"] + [f"{app_id}-{kind}{i}" for kind in ("bare", "fan") for i in range(3)]
         say(f"  [{case.name}] partitions={case.partitions} workers={case.workers} agents={case.agents:,}")
         try:
             workload = build_workload(
@@ -256,7 +256,7 @@ class Bench:
             outputs=workload.expected_events,
             start=lambda: workers(settings, app_id, self._dir(case.name), case.workers),
             during=during,
-            applied_by=app_id,
+            applied_by=f"{app_id}-ledger",
         )
         window.profiled = profile is not None
         dlq = sum(end_offsets(settings, settings.topics.dlq).values())

@@ -81,6 +81,14 @@ class WorkerSettings:
     # within `batch_within_s`.
     batch_max: int = 500
     batch_within_s: float = 0.02
+    # Which processors this worker runs: "all" (both, in one process), "commands" or "ledger".
+    role: str = "all"
+
+    @property
+    def ledger_app_id(self) -> str:
+        """The ledger processor's own Faust app id and consumer group (its tables are named so that their
+        changelog topics are `<app id>-ledger-heads-changelog` and `<app id>-ledger-accounts-changelog`)."""
+        return f"{self.app_id}-ledger"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
@@ -98,6 +106,7 @@ class WorkerSettings:
             eos_trace=env.get("ARENA_EOS_TRACE") == "1",
             batch_max=_positive_int(env, "ARENA_BATCH_MAX", base.batch_max),
             batch_within_s=_positive_float(env, "ARENA_BATCH_WITHIN_S", base.batch_within_s),
+            role=_role(env.get("ARENA_WORKER_ROLE") or base.role),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -111,6 +120,7 @@ class WorkerSettings:
             "ARENA_EXIT_GRACE_S": str(self.exit_grace_s),
             "ARENA_BATCH_MAX": str(self.batch_max),
             "ARENA_BATCH_WITHIN_S": str(self.batch_within_s),
+            "ARENA_WORKER_ROLE": self.role,
         }
         if self.web_port is not None:
             env["ARENA_WEB_PORT"] = str(self.web_port)
@@ -212,6 +222,15 @@ def _positive_float(env: Mapping[str, str], name: str, default: float, *, zero: 
     if value < 0 or (value == 0 and not zero) or value != value:  # noqa: PLR0124 - NaN is not equal to itself
         raise ValueError(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds, got {raw!r}")
     return value
+
+
+ROLES = ("all", "commands", "ledger")
+
+
+def _role(raw: str) -> str:
+    if raw not in ROLES:
+        raise ValueError(f"ARENA_WORKER_ROLE must be one of {', '.join(ROLES)}, got {raw!r}")
+    return raw
 
 
 def _port(raw: str) -> int:

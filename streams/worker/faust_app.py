@@ -17,13 +17,19 @@ from streams.eos.table import CoPartitionedTable
 from streams.kafka.settings import Settings
 
 
-def new_app(settings: Settings) -> faust.App:
+def new_app(settings: Settings, app_id: str, *, web: bool = True) -> faust.App:
+    """A Faust app of the worker: the command processor's (`app_id` = the worker's) or the ledger's.
+
+    Each app is its own consumer group with its own transactions; one process may run both (role "all").
+    Only one of them serves the web port (`web`)."""
     if settings.bootstrap is None:
         raise RuntimeError("resolve the cluster first (streams.broker.cluster.ensure_cluster)")
     worker = settings.worker
     brokers = [f"{SCHEME}://{server.strip()}" for server in settings.bootstrap.split(",")]
+    datadir = worker.datadir if app_id == worker.app_id else worker.datadir / app_id.removeprefix(f"{worker.app_id}-")
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
-        worker.app_id,
+        app_id,
         broker=brokers,
         broker_credentials=_credentials(settings),
         processing_guarantee="exactly_once",
@@ -37,7 +43,7 @@ def new_app(settings: Settings) -> faust.App:
         # A worker whose first metadata lacked the topics (a broker that just started) got an empty
         # assignment and waited for aiokafka's 5-minute metadata refresh to rebalance; 10 s instead.
         consumer_metadata_max_age_ms=10_000,
-        datadir=str(worker.datadir),
+        datadir=str(datadir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
@@ -50,7 +56,7 @@ def new_app(settings: Settings) -> faust.App:
         producer_max_batch_size=512 * 1024,
         broker_session_timeout=worker.session_timeout_s,
         broker_heartbeat_interval=max(1.0, worker.session_timeout_s / 4),
-        web_enabled=worker.web_port is not None,
+        web_enabled=web and worker.web_port is not None,
         web_port=worker.web_port or 6066,
         web_bind="127.0.0.1",
         # Tables use the app's serializers (JSON rows); every topic sets raw bytes explicitly.

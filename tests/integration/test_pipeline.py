@@ -117,7 +117,7 @@ def test_a_forged_event_is_said_once_the_arena_is_reported_compromised_and_the_w
         events = read_topic(settings, settings.topics.events, expect_at_least=len(honest) + 1, timeout_s=180)
         # the ledger processor has checked everything once its committed offsets pass the last event
         last_offsets = {r.partition: r.offset + 1 for r in events}
-        wait_until_caught_up(settings, app_id, settings.topics.events, targets=last_offsets, timeout_s=120)
+        wait_until_caught_up(settings, f"{app_id}-ledger", settings.topics.events, targets=last_offsets, timeout_s=120)
         alerts = [decode_alert(r.value) for r in read_topic(settings, settings.topics.alerts, settle_s=2) if r.value]
 
     forged_offset = next(r.offset for r in events if r.value and b"forged:0" in r.value)

@@ -98,7 +98,7 @@ def settle_and_judge(
         targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
         try:
             wait_until_caught_up(
-                settings, app_id, settings.topics.events, targets=targets, timeout_s=timeout_s, alive=alive
+                settings, f"{app_id}-ledger", settings.topics.events, targets=targets, timeout_s=timeout_s, alive=alive
             )
         except LagTimeout as exc:
             figures.error = str(exc)
