@@ -11,7 +11,7 @@ from typing import Final
 
 from streams.worker.process import worker_env
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
+RESULTS: Final = Path(__file__).resolve().parents[1] / "results"
 COMMIT_INTERVAL_S: Final[float] = inspect.signature(worker_env).parameters["commit_interval_s"].default
 """The commit interval ``running_worker`` gives the worker (``worker_env``'s default): the bare loop uses it too."""
 SEED: Final = 11

@@ -48,6 +48,7 @@ class Case:
     commands: int
     trading: int | None = None
     bare_runs: int = 2
+    split: bool = False  # the command and ledger roles in separate processes
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ class Bench:
             output_topic=settings.topics.events,
             inputs=len(workload.commands),
             outputs=workload.expected_events,
-            start=lambda: workers(settings, app_id, self._dir(case.name), case.workers),
+            start=lambda: workers(settings, app_id, self._dir(case.name), case.workers, split=case.split),
             during=during,
             applied_by=f"{app_id}-ledger",
         )

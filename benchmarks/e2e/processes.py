@@ -174,10 +174,17 @@ class Processes:
 
 
 @contextlib.contextmanager
-def workers(settings: Settings, app_id: str, workdir: Path, count: int) -> Iterator[Processes]:
+def workers(settings: Settings, app_id: str, workdir: Path, count: int, *, split: bool = False) -> Iterator[Processes]:
     """``count`` workers with one app id, started together (each ``running_worker`` blocks until its
-    worker is ready, so they are entered from threads); stopped together on exit."""
-    managers = [running_worker(settings, app_id, workdir, name=f"worker-{i}") for i in range(count)]
+    worker is ready, so they are entered from threads); stopped together on exit. ``split``: each worker
+    is two processes, one per role (commands, ledger)."""
+    roles = ["commands", "ledger"] if split else ["all"]
+    managers = [
+        running_worker(settings, app_id, workdir, name=f"worker-{i}-{role}", env={"ARENA_WORKER_ROLE": role})
+        for i in range(count)
+        for role in roles
+    ]
+    count = len(managers)
     results: list[WorkerHandle | BaseException | None] = [None] * count
 
     def enter(i: int) -> None:

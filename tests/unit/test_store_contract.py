@@ -58,3 +58,29 @@ def test_window_rows_of_the_one_row_per_id_format_are_read_and_deleted_as_they_l
     legacy = [key for key in windows if key.startswith("legacy\x1fc\x1f")]
     assert len(legacy) == 2, "the two oldest ids left the window of four, and their rows with them"
     assert to_rows(ArenaStore(tables[ARENA_HEADERS], tables[ARENA_AGENTS], windows).load("legacy")) == to_rows(state)
+
+
+def test_ledger_account_rows_of_the_one_row_per_account_format_are_read_and_replaced_by_buckets() -> None:
+    from streams.domain import Book  # noqa: PLC0415
+    from streams.store.ledger_store import LedgerStore  # noqa: PLC0415
+    from streams.store.table_names import LEDGER_ACCOUNTS, LEDGER_HEADS  # noqa: PLC0415
+
+    tables: defaultdict[str, dict[str, Any]] = defaultdict(dict)
+    run_ledger = CASES["ledger_round_trip"]
+    observed = run_ledger(tables.__getitem__)
+    assert observed["equal"] and observed["accounts"] > 1
+    accounts = tables[LEDGER_ACCOUNTS]
+    buckets = dict(accounts)
+    accounts.clear()
+    for key, bucket in buckets.items():  # rewrite the buckets as one row per account, as the old format did
+        arena = key.split("\x1f", 1)[0]
+        for account, row in bucket.items():
+            accounts[f"{arena}\x1f{account}"] = row
+    legacy = LedgerStore(tables[LEDGER_HEADS], accounts).ensure_loaded().arena("ledger")
+    fresh = LedgerStore(tables[LEDGER_HEADS], dict(buckets)).ensure_loaded().arena("ledger")
+    assert (legacy.balances, legacy.agent_tiers) == (fresh.balances, fresh.agent_tiers)
+    store = LedgerStore(tables[LEDGER_HEADS], accounts)
+    book: Book = store.ensure_loaded()
+    store.save(book.arena("ledger"), set(book.arena("ledger").balances))  # every account touched once more
+    store.flush()
+    assert all("#" in key.split("\x1f", 1)[1] for key in accounts), "the per-account rows were replaced"
