@@ -35,7 +35,8 @@ def render_e2e(result: dict[str, Any]) -> str:
     c = result["case"]
     profiled = " PROFILED (py-spy attached)" if p["profiled"] else ""
     settings = (
-        f"N={w['commands']:,} P={c['partitions']} W={c['workers']}{' split' if c.get('split') else ''} {w['arenas']}x{w['agents_per_arena']:,} agents "
+        f"N={w['commands']:,} P={c['partitions']} W={c['workers']}{' split' if c.get('split') else ''} "
+        f"{w['arenas']}x{w['agents_per_arena']:,} agents "
         f"commit {COMMIT_INTERVAL_S}s"
     )
     bare_runs = " / ".join(f"{r['per_s']:,.0f} over {r['seconds']:.1f}s" for r in result["bare_runs"])

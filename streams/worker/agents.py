@@ -44,7 +44,7 @@ class Changelog:
 
 
 def _source(message: Any) -> SourceRef:  # noqa: ANN401 - Faust's Message
-    return SourceRef(
+    return SourceRef.model_construct(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
