@@ -4,8 +4,9 @@
 exits 1 listing the files that differ from what the models describe (a unit test runs the same
 comparison, so a model change without a re-export fails the build).
 
-Commands are exported in validation mode (what a producer may send); events, alerts and dead
-letters in serialization mode (what a consumer will read: fields with defaults are always present).
+Commands are exported in validation mode (what a producer may send); events, alerts, dead letters and
+the answers of the worker's HTTP endpoints in serialization mode (what a consumer will read: fields with
+defaults are always present).
 ``schemas/README.md`` is the page that explains them.
 Formatting is stable: sorted keys, two-space indent, UTF-8, trailing newline.
 """
@@ -18,10 +19,13 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
+from pydantic.json_schema import models_json_schema
+
 from schemas.alerts import ConservationAlert
 from schemas.commands import COMMAND_ADAPTER
 from schemas.dead_letters import DeadLetter
 from schemas.events import Event
+from schemas.queries import ANSWERS
 
 SCHEMA_DIR: Final = Path(__file__).resolve().parent / "json"
 _DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
@@ -54,7 +58,18 @@ def documents() -> dict[str, dict[str, Any]]:
             "DeadLetter",
             "A message on arena.commands.dlq: a message that never became a command, with why and where from.",
         ),
+        "query.schema.json": _titled(
+            _answers_schema(),
+            "Queries",
+            "The JSON answers of the worker's read-only HTTP endpoints, one $defs entry per answer.",
+        ),
     }
+
+
+def _answers_schema() -> dict[str, Any]:
+    """One document whose $defs hold every answer (and what they share), each under its model's name."""
+    _refs, schema = models_json_schema([(model, "serialization") for model in ANSWERS])
+    return schema
 
 
 def render(document: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """arena-ledger's stream processing, one layer per folder; each layer imports only the ones below it.
 
     cli.py, main_job.py   the top: commands a person runs; the only importers of `producers`
-    worker/               the Faust app, its agents, the worker process and its supervision
+    worker/               the Faust app, its agents, the worker process and its supervision, the web views
     eos/                  exactly-once on Faust: transport, gate, offset sequencer, recovery
     history/              replay, audit, diff, tail, live-table comparison (never Faust)
     report/               the main job's run report (pure: model, html, svg)

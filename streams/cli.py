@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ from streams.kafka.topics import (
 if TYPE_CHECKING:
     from producers.simulation import SimulationConfig
     from streams.history.progress import Progress
+    from streams.kafka.lag import GroupLag
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -146,6 +148,158 @@ def _worker(args: argparse.Namespace) -> int:
         settings = settings.with_worker(role=args.role)
     _progress(f"worker {settings.worker.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
     return run_worker(settings, loglevel=args.loglevel)
+
+
+# ---- lag and queries ----------------------------------------------------------------------------
+
+
+def _lag(args: argparse.Namespace) -> int:
+    import orjson  # noqa: PLC0415
+
+    from streams.kafka.lag import LagTimeout, group_lag, wait_for_worker, worker_groups  # noqa: PLC0415
+
+    settings = ensure_cluster(_settings(args), progress=_progress)
+    app_id = settings.worker.app_id
+    if args.wait:
+        last = [0.0]
+
+        def show(lag: GroupLag) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 2.0:
+                last[0] = now
+                _progress(f"group {lag.group_id}: lag {lag.total:,}")
+
+        try:
+            waited = wait_for_worker(settings, app_id, timeout_s=args.timeout, progress=show)
+        except LagTimeout as exc:
+            print(f"arena lag: {exc}", file=sys.stderr)
+            return 1
+        _progress(f"groups {app_id} and its ledger caught up (lag 0) after {waited:.1f}s")
+    lags = [group_lag(settings, group, topics) for group, topics in worker_groups(settings, app_id)]
+    total = sum(lag.total for lag in lags)
+    if args.json:
+        print(orjson.dumps(_lag_json(lags)).decode())
+    else:
+        print("\n".join(_lag_table(lag) for lag in lags))
+        print(f"total lag {total:,}" + (" (caught up)" if total == 0 else ""))
+    return 0 if total == 0 else 1
+
+
+def _lag_json(lags: list[GroupLag]) -> dict[str, object]:
+    return {
+        "groups": [{"group": lag.group_id, "state": lag.state, "total": lag.total} for lag in lags],
+        "total": sum(lag.total for lag in lags),
+        "partitions": [
+            {
+                "group": lag.group_id,
+                "topic": p.topic,
+                "partition": p.partition,
+                "end": p.end,
+                "committed": p.committed,
+                "lag": p.lag,
+                "owner": (owner.client_id if (owner := lag.owner(p.topic, p.partition)) else None),
+            }
+            for lag in lags
+            for p in lag.partitions
+        ],
+    }
+
+
+def _lag_table(lag: GroupLag) -> str:
+    width = max(12, *(len(p.topic) for p in lag.partitions)) if lag.partitions else 12
+    lines = [
+        f"group {lag.group_id}: {lag.state or 'unknown'}, {len(lag.members)} member(s)",
+        f"  {'topic':<{width}} {'partition':>9} {'end':>12} {'committed':>12} {'lag':>10}  owner",
+    ]
+    for p in lag.partitions:
+        owner = lag.owner(p.topic, p.partition)
+        committed = f"{p.committed:,}" if p.committed is not None else "-"
+        note = " (markers only)" if p.lag == 0 and p.committed is not None and p.committed < p.end else ""
+        lines.append(
+            f"  {p.topic:<{width}} {p.partition:>9} {p.end:>12,} {committed:>12} {p.lag:>10,}  "
+            f"{owner.client_id if owner else '-'}{note}"
+        )
+    return "\n".join(lines)
+
+
+def _query(args: argparse.Namespace) -> int:
+    import orjson  # noqa: PLC0415
+
+    from schemas.queries import AgentList, ArenaBreakdown  # noqa: PLC0415
+    from streams.report.breakdown_text import agents_text, breakdown_text  # noqa: PLC0415
+    from streams.worker.web.client import QueryError, get_json, worker_url  # noqa: PLC0415
+
+    settings = _settings(args)
+    if args.committed:
+        return _query_committed(args, ensure_cluster(settings, progress=_progress))
+    url = args.url or worker_url(settings.worker)
+    if url is None:
+        print(
+            "arena query: no worker address: pass --url http://HOST:PORT, set ARENA_WEB_PORT (or ARENA_WEB_URL), "
+            "or read the committed changelog with --committed",
+            file=sys.stderr,
+        )
+        return 2
+    token = settings.worker.web_token
+    try:
+        answer = get_json(url, f"/arenas/{args.arena}", token=token)
+        agents = get_json(url, f"/arenas/{args.arena}/agents", token=token) if args.agents else None
+    except QueryError as exc:
+        print(f"arena query: {exc}", file=sys.stderr)
+        return 1 if exc.status == 404 else 2
+    if args.json:
+        print(orjson.dumps(answer if agents is None else {**answer, "agent_list": agents}).decode())
+        return 0
+    print(breakdown_text(ArenaBreakdown.model_validate(answer)))
+    if agents is not None:
+        print(agents_text(AgentList.model_validate(agents)))
+    return 0
+
+
+def _query_committed(args: argparse.Namespace, settings: Settings) -> int:
+    """The breakdown from the worker's committed changelog: no worker needed, no pending write."""
+    import orjson  # noqa: PLC0415
+
+    from schemas.queries import AgentList, ServedBy  # noqa: PLC0415
+    from streams.domain.breakdown import agents_of, breakdown_of  # noqa: PLC0415
+    from streams.history.live_state import live_states  # noqa: PLC0415
+    from streams.kafka.partitioning import partition_for  # noqa: PLC0415
+    from streams.report.breakdown_text import agents_text, breakdown_text  # noqa: PLC0415
+
+    state = live_states(settings, settings.worker.app_id).get(args.arena)
+    if state is None:
+        where = f"the committed tables of {settings.worker.app_id}"
+        print(f"arena query: no arena {args.arena!r} in {where}", file=sys.stderr)
+        return 1
+    served = ServedBy(
+        worker=f"changelog of {settings.worker.app_id}",
+        partition=partition_for(args.arena, settings.partitions),
+        committed=True,
+    )
+    answer = breakdown_of(state, served)
+    listed = agents_of(state)[1] if args.agents else None
+    if args.json:
+        document = answer.model_dump(mode="json")
+        if listed is not None:
+            document["agent_list"] = [a.model_dump(mode="json") for a in listed]
+        print(orjson.dumps(document).decode())
+        return 0
+    print(breakdown_text(answer))
+    if listed is not None:
+        print(
+            agents_text(
+                AgentList(
+                    arena_id=state.arena_id,
+                    seq=state.last_seq,
+                    served_by=served,
+                    tier=None,
+                    status=None,
+                    total=len(listed),
+                    agents=listed,
+                )
+            )
+        )
+    return 0
 
 
 # ---- reading topics -----------------------------------------------------------------------------
@@ -413,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for add in (_add_broker, _add_topics, _add_worker, _add_readers, _add_history, _add_engines):
+    for add in (_add_broker, _add_topics, _add_worker, _add_live, _add_readers, _add_history, _add_engines):
         add(sub)
     return parser
 
@@ -459,7 +613,9 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     worker = sub.add_parser("worker", help="run the command and ledger processors (Faust, exactly-once)")
     _cluster_flags(worker)
     worker.add_argument("--app-id", help="Faust app id / consumer group (default: $ARENA_APP_ID or arena-ledger)")
-    worker.add_argument("--web-port", type=int, help="serve read-only state on 127.0.0.1:PORT (default: off)")
+    worker.add_argument(
+        "--web-port", type=int, help="serve queries, health, metrics and the dashboard on PORT (default: off)"
+    )
     worker.add_argument("--datadir", help="worker state directory (default: .arena/worker)")
     worker.add_argument(
         "--role",
@@ -469,6 +625,30 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(handler=_worker)
+
+
+def _add_live(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lag = sub.add_parser("lag", help="the worker groups' lag per partition; exit 0 when it is 0 (--wait: until it is)")
+    _cluster_flags(lag)
+    lag.add_argument(
+        "--app-id", help="the worker's app id: groups <id> and <id>-ledger (default: $ARENA_APP_ID or arena-ledger)"
+    )
+    lag.add_argument("--wait", action="store_true", help="return once the lag is 0 on every partition")
+    lag.add_argument("--timeout", type=float, default=600.0, help="--wait gives up after this many seconds (exit 1)")
+    lag.add_argument("--json", action="store_true", help="print the lag as JSON")
+    lag.set_defaults(handler=_lag)
+
+    query = sub.add_parser("query", help="an arena's capital allocation breakdown, from a worker (or the changelog)")
+    query.add_argument("arena", help="the arena id")
+    query.add_argument("--url", help="a worker's web address (default: $ARENA_WEB_URL, or 127.0.0.1:$ARENA_WEB_PORT)")
+    query.add_argument(
+        "--committed", action="store_true", help="read the worker's committed changelog instead of asking a worker"
+    )
+    query.add_argument("--agents", action="store_true", help="also list the arena's agents")
+    query.add_argument("--json", action="store_true", help="print the answer as JSON (minor units)")
+    _cluster_flags(query)
+    query.add_argument("--app-id", help="with --committed: the worker whose changelog to read")
+    query.set_defaults(handler=_query)
 
 
 def _add_readers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -28,7 +28,7 @@ from schemas.commands import Command
 from streams.broker.cluster import ensure_cluster
 from streams.domain import ArenaState
 from streams.history.audit import AuditResult, audit_records
-from streams.kafka.lag import Lag, LagTimeout, wait_until_caught_up
+from streams.kafka.lag import GroupLag, LagTimeout, wait_for_zero_lag
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import read_snapshot
@@ -189,13 +189,11 @@ def _run_with_worker(
         f"{len(expected) - len(mismatched)}/{len(expected)} arenas"
     )
 
-    # The ledger processor has checked everything once its committed offsets pass the last event.
-    targets = {p: offset + 1 for p, offset in audit.last_offsets.items()}
-    wait_until_caught_up(
+    # The ledger processor has checked everything once its group's lag on the event topic is 0 (`arena lag`).
+    wait_for_zero_lag(
         settings,
         settings.worker.ledger_app_id,
-        settings.topics.events,
-        targets=targets,
+        [settings.topics.events],
         timeout_s=options.timeout_s,
         alive=worker.ensure_running,
         stall_s=options.stall_s,
@@ -230,7 +228,7 @@ def _publish_and_wait(
     out(f"             published {published:,} commands in {time.monotonic() - publish_began:.1f}s")
     last_report = [0.0]
 
-    def show_lag(lag: Lag) -> None:
+    def show_lag(lag: GroupLag) -> None:
         now = time.monotonic()
         if now - last_report[0] >= 2.0 or lag.total == 0:
             last_report[0] = now
@@ -239,10 +237,10 @@ def _publish_and_wait(
             out(f"             processed ~{done:,}/{published:,} commands, lag {lag.total:,} ({rate:,.0f}/s)")
 
     step("processing", "waiting until the worker has committed every command (lag 0)")
-    wait_until_caught_up(
+    wait_for_zero_lag(
         settings,
         settings.worker.app_id,
-        settings.topics.commands,
+        [settings.topics.commands],
         timeout_s=options.timeout_s,
         progress=show_lag,
         alive=worker.ensure_running,

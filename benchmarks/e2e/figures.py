@@ -31,7 +31,7 @@ from benchmarks.e2e.report import _cores
 from benchmarks.e2e.watch import CommitSampler, OutputReader, Window, py_spy, watch
 from benchmarks.e2e.workload import Encoded, Workload, build_workload
 from producers.publisher import CommandPublisher
-from streams.kafka.settings import Settings
+from streams.kafka.settings import Settings, ledger_app_id_of
 from streams.kafka.topic_reader import end_offsets
 from streams.kafka.topics import create_topics, topic_layout
 
@@ -149,7 +149,9 @@ class Bench:
         prefix = self.prefix(case.name)
         settings = case_settings(self.base, prefix, case.partitions)
         app_id = prefix.rstrip("-")
-        groups = [app_id, f"{app_id}-ledger"] + [f"{app_id}-{kind}{i}" for kind in ("bare", "fan") for i in range(3)]
+        groups = [app_id, ledger_app_id_of(app_id)] + [
+            f"{app_id}-{kind}{i}" for kind in ("bare", "fan") for i in range(3)
+        ]
         say(f"  [{case.name}] partitions={case.partitions} workers={case.workers} agents={case.agents:,}")
         try:
             workload = build_workload(
@@ -257,7 +259,7 @@ class Bench:
             outputs=workload.expected_events,
             start=lambda: workers(settings, app_id, self._dir(case.name), case.workers, split=case.split),
             during=during,
-            applied_by=f"{app_id}-ledger",
+            applied_by=ledger_app_id_of(app_id),
         )
         window.profiled = profile is not None
         dlq = sum(end_offsets(settings, settings.topics.dlq).values())

@@ -28,6 +28,7 @@ from faust.types import TP, AppT, EventT, Message
 from streams.eos import faust_private
 from streams.eos.batch_sender import BatchSender
 from streams.eos.fatal_exit import ExitCode, FatalExit, log_task_stacks
+from streams.eos.observer import NO_OBSERVER, EosObserver
 from streams.eos.offset_sequencer import CommittedOffset, OffsetSequencer, Probe, Verdict, no_committed, no_probe
 from streams.eos.ownership import Ownership
 
@@ -67,6 +68,7 @@ class ProcessingGate:
         self.assigned: frozenset[TP] = frozenset()
         # What a unit sends goes in batches into its partition's transaction (streams/eos/batch_sender.py).
         self.sender = BatchSender(self._producer_for)
+        self.observer: EosObserver = NO_OBSERVER  # the worker's metrics (streams/eos/observer.py)
 
     def use_broker(self, probe: Probe, committed: CommittedOffset) -> None:
         """Let the sequencer ask the broker about holes and committed offsets (streams/eos/offset_sequencer.py)."""
@@ -102,7 +104,7 @@ class ProcessingGate:
             where = f"{first.topic}[{first.partition}]@{first.offset} (+{len(admitted) - 1} more)"
             if self.trace:
                 log.info("EOS unit %s", where)
-            self.unit_began = time.monotonic()
+            began = self.unit_began = time.monotonic()
             try:
                 await work(admitted)
                 await self.sender.send()
@@ -114,6 +116,7 @@ class ProcessingGate:
             finally:
                 self.unit_began = None
             self.units += len(admitted)
+            self.observer.unit_done([event.message for event in admitted], time.monotonic() - began)
             # Acked inside the gate: the next commit includes these offsets together with their effects.
             for event in admitted:
                 self._ack(event)
@@ -183,8 +186,11 @@ class ProcessingGate:
                 return False
             if self.transactions_open is False:
                 return False  # a rebalance is under way: its revocation committed everything
+            began = time.monotonic()
             await self.drain()
             done = await commit()
+            if done:
+                self.observer.committed(time.monotonic() - began)
             if self.trace:
                 log.info("EOS commit done=%s committed=%s", done, faust_private.committed_offsets(self.app.consumer))
             return done

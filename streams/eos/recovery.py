@@ -96,6 +96,9 @@ class VerifiedRecovery(Recovery):
                     repair.describe(),
                 )
         ownership.recovered({tp.partition for tp in active})
+        exactly_once(self.app).gate.observer.recovered(
+            sorted({tp.partition for tp in gained}), time.monotonic() - started, loaded
+        )
         log.info(
             "recovery: %d changelog partitions loaded from the committed changelog (%d rows), %d continued, %.2fs",
             len(gained),

@@ -51,5 +51,5 @@ def new_producer(settings: Settings, purpose: str, *, overrides: Mapping[str, An
     return Producer(settings.client_config(config))
 
 
-def new_admin(settings: Settings, purpose: str = "admin") -> AdminClient:
-    return AdminClient(settings.client_config({"client.id": f"arena-{purpose}"}))
+def new_admin(settings: Settings, purpose: str = "admin", *, overrides: Mapping[str, Any] | None = None) -> AdminClient:
+    return AdminClient(settings.client_config({"client.id": f"arena-{purpose}", **(overrides or {})}))

@@ -8,7 +8,9 @@ Compose all set them easily; CLI flags override them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -60,6 +62,11 @@ class TopicNames:
 DEFAULT_APP_ID = "arena-ledger"
 
 
+def ledger_app_id_of(app_id: str) -> str:
+    """The ledger processor's app id and consumer group, for a worker whose app id is `app_id`."""
+    return f"{app_id}-ledger"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
     """How a worker runs: its identity, its state directory, its timing and its failure bounds."""
@@ -67,6 +74,12 @@ class WorkerSettings:
     app_id: str = DEFAULT_APP_ID  # the Faust app id and consumer group; names the changelog topics
     datadir: Path = Path(".arena/worker")
     web_port: int | None = None  # None: no web server
+    # Loopback unless asked: the endpoints show every arena's money, so exposing them is a decision.
+    web_bind: str = "127.0.0.1"
+    # Required on any other bind and then checked on every request; kept out of repr() and logs.
+    web_token: str | None = field(default=None, repr=False)
+    # The address other workers and clients reach this one at (routed queries); None: derived from the bind.
+    web_url: str | None = None
     commit_interval_s: float = 1.0
     producer_linger_s: float = 0.02  # a command becomes ~5 records: let them share produce requests
     # How soon a dead worker's partitions move on: Faust's 60 s default makes every failover a minute.
@@ -88,7 +101,7 @@ class WorkerSettings:
     def ledger_app_id(self) -> str:
         """The ledger processor's own Faust app id and consumer group (its tables are named so that their
         changelog topics are `<app id>-ledger-heads-changelog` and `<app id>-ledger-accounts-changelog`)."""
-        return f"{self.app_id}-ledger"
+        return ledger_app_id_of(self.app_id)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
@@ -98,6 +111,9 @@ class WorkerSettings:
             app_id=env.get("ARENA_APP_ID") or base.app_id,
             datadir=Path(env.get("ARENA_WORKER_DATADIR") or base.datadir),
             web_port=_port(port) if port else None,
+            web_bind=env.get("ARENA_WEB_BIND") or base.web_bind,
+            web_token=env.get("ARENA_WEB_TOKEN") or None,
+            web_url=(env.get("ARENA_WEB_URL") or "").rstrip("/") or None,
             commit_interval_s=_positive_float(env, "ARENA_COMMIT_INTERVAL_S", base.commit_interval_s),
             producer_linger_s=_positive_float(env, "ARENA_PRODUCER_LINGER_S", base.producer_linger_s, zero=True),
             session_timeout_s=_positive_float(env, "ARENA_SESSION_TIMEOUT_S", base.session_timeout_s),
@@ -124,9 +140,49 @@ class WorkerSettings:
         }
         if self.web_port is not None:
             env["ARENA_WEB_PORT"] = str(self.web_port)
+        env["ARENA_WEB_BIND"] = self.web_bind
+        if self.web_token is not None:
+            env["ARENA_WEB_TOKEN"] = self.web_token
+        if self.web_url is not None:
+            env["ARENA_WEB_URL"] = self.web_url
         if self.eos_trace:
             env["ARENA_EOS_TRACE"] = "1"
         return env
+
+    @property
+    def web_loopback(self) -> bool:
+        """True when the web endpoints listen on a loopback address only (127.0.0.0/8, ::1, localhost)."""
+        return _is_loopback(self.web_bind)
+
+    def web_exposure_problem(self) -> str | None:
+        """Why this web configuration must not start, or None: a non-loopback bind needs a token."""
+        if self.web_port is None or self.web_loopback or self.web_token:
+            return None
+        return (
+            f"ARENA_WEB_BIND={self.web_bind} exposes the worker's endpoints beyond this machine: set ARENA_WEB_TOKEN "
+            "(clients send it as 'Authorization: Bearer <token>'), or bind 127.0.0.1"
+        )
+
+    def advertised_web_url(self) -> str:
+        """The URL other workers route queries to: ARENA_WEB_URL, else the bind address (the host name when
+        bound to every interface)."""
+        if self.web_url is not None:
+            return self.web_url
+        host = self.web_bind
+        if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - a wildcard bind is advertised by host name
+            host = socket.gethostname()
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.web_port or 6066}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve to anything
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,14 +35,29 @@ class Handled:
     rejected: bool = False
 
 
+# The outcome of one command message, as the metrics name it (streams/worker/web/metrics.py).
+ACCEPTED, REJECTED, DUPLICATE, DEAD_LETTERED = "accepted", "rejected", "duplicate", "dead_lettered"
+UNKNOWN_TYPE = "unknown"  # a message that never became a command has no type
+
+
 @dataclass(slots=True)
 class ProcessorCounters:
+    """Plain counts, kept by the processor and read by whoever reports them (metrics, tests): a dict
+    increment per message, no metrics library on the hot path."""
+
     commands: int = 0
     events: int = 0
     duplicates: int = 0
     rejections: int = 0
     dead_letters: int = 0
     by_dead_letter_reason: dict[str, int] = field(default_factory=dict)
+    by_type_and_outcome: dict[tuple[str, str], int] = field(default_factory=dict)
+    events_by_type: dict[str, int] = field(default_factory=dict)
+    rejections_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def outcome(self, command_type: str, outcome: str) -> None:
+        key = (command_type, outcome)
+        self.by_type_and_outcome[key] = self.by_type_and_outcome.get(key, 0) + 1
 
 
 class CommandProcessor:
@@ -84,6 +99,7 @@ class CommandProcessor:
                 source,
                 key,
                 value,
+                command_type=command.type,
             )
         owner = partition_for(command.arena_id, self.partitions)
         if owner != source.partition:
@@ -95,6 +111,7 @@ class CommandProcessor:
                 source,
                 key,
                 value,
+                command_type=command.type,
             )
 
         before = self.store.load(command.arena_id)
@@ -104,16 +121,27 @@ class CommandProcessor:
             log.exception(
                 "the core failed on %s at %s[%d]@%d", command.command_id, source.topic, source.partition, source.offset
             )
-            return self._dead(RoutingReason.PROCESSING_ERROR, f"{type(exc).__name__}: {exc}", source, key, value)
+            why = f"{type(exc).__name__}: {exc}"
+            return self._dead(RoutingReason.PROCESSING_ERROR, why, source, key, value, command_type=command.type)
+        counters = self.counters
         if outcome.duplicate:
-            self.counters.duplicates += 1
+            counters.duplicates += 1
+            counters.outcome(command.type, DUPLICATE)
             return Handled(duplicate=True)
         self.store.save(before, outcome.state, outcome.events)
         encoded = outcome.wire
-        rejected = outcome.rejected
-        self.counters.events += len(encoded)
-        self.counters.rejections += int(rejected)
-        return Handled(events=encoded, rejected=rejected)
+        refused = outcome.refused
+        counters.events += len(encoded)
+        by_type = counters.events_by_type
+        for event in outcome.events:
+            by_type[event.type] = by_type.get(event.type, 0) + 1
+        if refused is None:
+            counters.outcome(command.type, ACCEPTED)
+        else:
+            counters.rejections += 1
+            counters.rejections_by_reason[refused.value] = counters.rejections_by_reason.get(refused.value, 0) + 1
+            counters.outcome(command.type, REJECTED)
+        return Handled(events=encoded, rejected=refused is not None)
 
     def _dead(
         self,
@@ -122,7 +150,10 @@ class CommandProcessor:
         source: SourceRef,
         key: bytes | None,
         value: bytes | None,
+        *,
+        command_type: str = UNKNOWN_TYPE,
     ) -> Handled:
         self.counters.dead_letters += 1
         self.counters.by_dead_letter_reason[reason.value] = self.counters.by_dead_letter_reason.get(reason.value, 0) + 1
+        self.counters.outcome(command_type, DEAD_LETTERED)
         return Handled(dead_letter=dead_letter(reason, message, source, key, value))

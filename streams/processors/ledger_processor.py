@@ -11,7 +11,7 @@ of announcing it again.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from schemas.alerts import ConservationAlert, encode_alert
@@ -39,6 +39,13 @@ class LedgerCounters:
     events: int = 0
     alerts: int = 0
     undecodable: list[Undecodable] = field(default_factory=list)
+    alerts_by_check: dict[str, int] = field(default_factory=dict)
+
+    def alerted(self, alerts: Iterable[ConservationAlert]) -> None:
+        for alert in alerts:
+            self.alerts += 1
+            check = alert.check.value
+            self.alerts_by_check[check] = self.alerts_by_check.get(check, 0) + 1
 
 
 class LedgerProcessor:
@@ -78,7 +85,7 @@ class LedgerProcessor:
             alerts = book.unreadable(arena, str(exc), source)
             if arena is not None:
                 self.store.save(book.arena(arena), set())
-            self.counters.alerts += len(alerts)
+            self.counters.alerted(alerts)
             return tuple(alerts)
         self.counters.events += 1
         if not self.store.matches_table(event.arena_id):
@@ -87,7 +94,8 @@ class LedgerProcessor:
         touched = {account for posting in event.postings for account in (posting.debit, posting.credit)}
         touched.update(AGENT_PREFIX + agent_id for agent_id in touched_agents(event))
         self.store.save(book.arena(event.arena_id), touched if book.applied(event) else set())
-        self.counters.alerts += len(alerts)
+        if alerts:
+            self.counters.alerted(alerts)
         return tuple(alerts)
 
 

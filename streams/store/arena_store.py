@@ -135,6 +135,24 @@ class ArenaStore:
             for entry in evicted:
                 self._windows.pop(row_key(arena, kind, entry), None)
 
+    def current(self, arena_id: str) -> ArenaState | None:
+        """The arena as its rows are now, for a read-only query; None if the tables hold no row of it.
+
+        From the decoded cache when it is the arena the header describes (same seq), else decoded on its
+        own. Never changes the cache: a query must not decide what the processor's next load sees.
+        """
+        header = self._headers.get(arena_id)
+        if header is None:
+            return None
+        cached = self._cache.get(arena_id)
+        if cached is not None and cached.last_seq == header["last_seq"]:
+            return cached
+        return self._decode(arena_id)
+
+    def arena_ids(self) -> list[str]:
+        """Every arena the tables hold a header of, owned or not (the caller filters by partition)."""
+        return sorted(self._headers.keys())
+
     def arenas(self) -> dict[str, ArenaState]:
         """Every arena on record this store owns, decoded (for read-only queries and audits); see
         ``ArenaState.on_record`` for why an arena that was never created is one of them."""

@@ -91,6 +91,23 @@ class LedgerStore:
         known = self.book.find(arena_id)
         return (head["last_seq"] if head else 0) == (known.last_seq if known else 0)
 
+    def peek(self, arena_id: str) -> ArenaBook | None:
+        """The ledger's head of one arena (seq, totals, incident), for a read-only query; balances are
+        left out. From the decoded book when it matches the table, else from the head row alone; never
+        changes what the processor holds."""
+        head = self._heads.get(arena_id)
+        if head is None:
+            return None
+        known = self.book.find(arena_id) if self._loaded else None
+        if known is not None and known.last_seq == head["last_seq"]:
+            return known
+        arena_book = ArenaBook(arena_id)
+        for name in _HEAD_FIELDS:
+            setattr(arena_book, name, head[name])
+        compromise = head.get("compromise")
+        arena_book.compromise = Compromise.from_row(compromise) if compromise else None
+        return arena_book
+
     def reload(self) -> Book:
         self.flush()  # changes noted in this batch reach the tables first, or the reload would lose them
         self.invalidate()

@@ -12,6 +12,9 @@ separate processes and scale apart (`arena worker --role commands|ledger`), or t
     install(app, ...)                                      # the exactly-once layer (streams/eos/)
     add_*_agent(app, ...)                                  # a thin batch loop (agents.py)
 
+and once per process, when ARENA_WEB_PORT is set, `serve_web(...)`: queries, health, metrics and the
+dashboard over the roles it runs (web/).
+
 Nothing is decided here: the processors call the pure core, and the exactly-once layer puts each unit's
 effects and offsets in one transaction per partition.
 """
@@ -50,6 +53,8 @@ from streams.store.table_names import (
 )
 from streams.worker.agents import Changelog, add_command_agent, add_ledger_agent
 from streams.worker.faust_app import new_app
+from streams.worker.web.install import WebEndpoints, serve_web
+from streams.worker.web.served import Served
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Worker:
     """The roles one process runs, the command app first when it runs one."""
 
     roles: list[Role]
+    web: WebEndpoints | None = None  # when ARENA_WEB_PORT is set
 
     @property
     def apps(self) -> list[faust.App]:
@@ -82,10 +88,17 @@ def build_worker(settings: Settings) -> Worker:
     exit_policy = FatalExit(settings.worker.exit_grace_s)  # one process, one exit, whichever app fails
     roles: list[Role] = []
     if role in {"all", "commands"}:
-        roles.append(build_command_role(settings, exit_policy, web=True))
+        roles.append(build_command_role(settings, exit_policy))
     if role in {"all", "ledger"}:
-        roles.append(build_ledger_role(settings, exit_policy, web=role == "ledger"))
-    return Worker(roles)
+        roles.append(build_ledger_role(settings, exit_policy))
+    worker = Worker(roles)
+    if settings.worker.web_port is not None:
+        worker.web = serve_web(settings, [_served(role) for role in roles])
+    return worker
+
+
+def _served(role: Role) -> Served:
+    return Served(role.name, role.app, role.exactly_once.gate, role.source_topic, role.processor)
 
 
 class _Tables:
@@ -137,9 +150,9 @@ def _forget_on_rebalance(app: faust.App, invalidate: Callable[[], None]) -> None
     app.on_partitions_assigned.connect(forget)
 
 
-def build_command_role(settings: Settings, exit_policy: FatalExit, *, web: bool) -> Role:
+def build_command_role(settings: Settings, exit_policy: FatalExit) -> Role:
     app_id, topics, n = settings.worker.app_id, settings.topics, settings.partitions
-    app = new_app(settings, app_id, web=web)
+    app = new_app(settings, app_id)
     tables = _Tables(app, settings, app_id)
 
     def owns(arena_id: str) -> bool:
@@ -153,9 +166,9 @@ def build_command_role(settings: Settings, exit_policy: FatalExit, *, web: bool)
     return Role("commands", app, eos, topics.commands, processor)
 
 
-def build_ledger_role(settings: Settings, exit_policy: FatalExit, *, web: bool) -> Role:
+def build_ledger_role(settings: Settings, exit_policy: FatalExit) -> Role:
     app_id, topics = settings.worker.ledger_app_id, settings.topics
-    app = new_app(settings, app_id, web=web)
+    app = new_app(settings, app_id)
     tables = _Tables(app, settings, app_id)
     store = LedgerStore(tables(LEDGER_APP_TABLE_NAMES[LEDGER_HEADS]), tables(LEDGER_APP_TABLE_NAMES[LEDGER_ACCOUNTS]))
     processor = LedgerProcessor(store)

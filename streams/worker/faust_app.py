@@ -6,6 +6,8 @@ streams/worker/agents.py.
 
 from __future__ import annotations
 
+import os
+import socket
 import ssl
 
 import faust
@@ -17,11 +19,11 @@ from streams.eos.table import CoPartitionedTable
 from streams.kafka.settings import Settings
 
 
-def new_app(settings: Settings, app_id: str, *, web: bool = True) -> faust.App:
+def new_app(settings: Settings, app_id: str) -> faust.App:
     """A Faust app of the worker: the command processor's (`app_id` = the worker's) or the ledger's.
 
-    Each app is its own consumer group with its own transactions; one process may run both (role "all").
-    Only one of them serves the web port (`web`)."""
+    Each app is its own consumer group with its own transactions; one process may run both (role "all"),
+    and both advertise the process's web address to their group."""
     if settings.bootstrap is None:
         raise RuntimeError("resolve the cluster first (streams.broker.cluster.ensure_cluster)")
     worker = settings.worker
@@ -56,9 +58,14 @@ def new_app(settings: Settings, app_id: str, *, web: bool = True) -> faust.App:
         producer_max_batch_size=512 * 1024,
         broker_session_timeout=worker.session_timeout_s,
         broker_heartbeat_interval=max(1.0, worker.session_timeout_s / 4),
-        web_enabled=web and worker.web_port is not None,
+        # Faust's own web server stays off: the worker's endpoints are streams/worker/web/. Its address is
+        # still what Faust's assignor advertises to the group, which is how queries are routed.
+        web_enabled=False,
         web_port=worker.web_port or 6066,
-        web_bind="127.0.0.1",
+        web_bind=worker.web_bind,
+        canonical_url=worker.advertised_web_url() if worker.web_port is not None else None,
+        # Named after the process, so `arena lag` can say which worker holds which partition.
+        broker_client_id=f"arena-worker-{socket.gethostname()}-{os.getpid()}",
         # Tables use the app's serializers (JSON rows); every topic sets raw bytes explicitly.
         key_serializer="json",
         value_serializer="json",

@@ -13,7 +13,8 @@ stall; 2 when the worker could not start (no cluster, a topic layout that does n
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import socket
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
@@ -22,7 +23,7 @@ from mode import ServiceT
 
 from streams.eos.fatal_exit import ExitCode, FatalExit
 from streams.kafka.group_offsets import carry_over
-from streams.kafka.settings import Settings
+from streams.kafka.settings import Settings, WorkerSettings
 from streams.kafka.topics import create_topics, wait_until_served, worker_topic_layout
 from streams.worker.app import build_worker
 from streams.worker.stall_watchdog import CommittedRecordsWaiting, StallWatchdog
@@ -47,12 +48,18 @@ class Worker(FaustWorker):
         *others: faust.App,
         exit_policy: FatalExit,
         fail: Any,  # noqa: ANN401 - ProcessingGate.fail
+        started: Callable[[], None] = lambda: None,
         **kwargs: Any,  # noqa: ANN401 - Faust's worker options
     ) -> None:
         super().__init__(app, *others, **kwargs)
         self._others = others
         self._exit_policy = exit_policy
         self._fail = fail
+        self._on_ready = started
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        self._on_ready()  # /ready may say 200 from now on (streams/worker/web/readiness.py)
 
     async def on_start(self) -> None:
         for other in self._others:
@@ -76,6 +83,7 @@ class Worker(FaustWorker):
 def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     """Run a worker (its role's apps) until it stops; returns the process exit code."""
     options = settings.worker
+    check_web_port(options)
     layout = worker_topic_layout(settings, options.app_id)
     created = create_topics(settings, layout)
     waited = wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
@@ -102,7 +110,15 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
         for role in worker.roles
     ]
     first, *others = worker.apps
-    faust_worker = Worker(first, *others, loglevel=loglevel, exit_policy=gates[0].exit, fail=gates[0].fail)
+    web = worker.web
+    faust_worker = Worker(
+        first,
+        *others,
+        loglevel=loglevel,
+        exit_policy=gates[0].exit,
+        fail=gates[0].fail,
+        started=web.readiness.started if web is not None else lambda: None,
+    )
     for watchdog in watchdogs:
         watchdog.start()
     try:
@@ -120,3 +136,22 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
         log.critical("worker exiting with code %d: %r", ExitCode.CRASHED, faust_worker.crash_reason)
         return int(ExitCode.CRASHED)
     return 0
+
+
+def check_web_port(options: WorkerSettings) -> None:
+    """A web configuration that must not start, or a port already taken, is a start-up error (exit code 2)."""
+    if options.web_port is None:
+        return
+    problem = options.web_exposure_problem()
+    if problem is not None:
+        raise ValueError(problem)
+    family = socket.AF_INET6 if ":" in options.web_bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((options.web_bind, options.web_port))
+        except OSError as exc:
+            raise ValueError(
+                f"ARENA_WEB_PORT {options.web_port} on {options.web_bind} cannot be served ({exc.strerror}): "
+                "each worker on a machine needs a port of its own"
+            ) from None

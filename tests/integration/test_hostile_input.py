@@ -27,14 +27,14 @@ from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, parse_command
 from schemas.events import AllocationError, CommandRejected, decode_event
-from streams.kafka.lag import LagTimeout, wait_until_caught_up
+from streams.kafka.lag import LagTimeout, wait_for_worker, wait_for_zero_lag
 from streams.kafka.partitioning import PRODUCER_PARTITIONER
 from streams.kafka.settings import Settings
 from streams.processors.dead_letter import decode_dead_letter
 from streams.worker.process import running_worker
 from tests.support.histories import core_outcome
 from tests.support.hostile import BAD_KINDS, DUPLICATE_KIND, Hostile, Outcome, generate, key_partition
-from tests.support.kafka_io import read_topic
+from tests.support.kafka_io import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +42,6 @@ SEED = 2026
 BAD = 10_000
 # Generous: the machine has 2 cores and other suites may share it (alone, the worker catches up in ~15 s).
 CATCH_UP_S = 420.0
-READ_S = 180.0
 READY_LINE = "[^Worker]: Ready"
 
 
@@ -155,17 +154,14 @@ def test_ten_thousand_hostile_messages_are_each_accounted_for_and_the_worker_kee
         published = publisher.stats.delivered + side.sent
         publish_s = time.monotonic() - started
         try:
-            wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=CATCH_UP_S, alive=worker.alive)
+            wait_for_worker(settings, app_id, timeout_s=CATCH_UP_S, alive=worker.alive)
         except LagTimeout as exc:
             pytest.fail(f"{exc}\n{worker.log_tail(6000)}")
         caught_up_s = time.monotonic() - started
-        events = read_topic(
-            settings, settings.topics.events, expect_at_least=total_events, timeout_s=READ_S, settle_s=3
-        )
-        dead = read_topic(
-            settings, settings.topics.dlq, expect_at_least=sum(dead_expected.values()), timeout_s=READ_S, settle_s=3
-        )
-        alerts = [a for a in read_topic(settings, settings.topics.alerts, timeout_s=10, settle_s=2) if a.value]
+        # lag 0 on both topics: every event and dead letter is committed, every event checked
+        events = read_all(settings, settings.topics.events)
+        dead = read_all(settings, settings.topics.dlq)
+        alerts = [a for a in read_all(settings, settings.topics.alerts) if a.value]
         alive_at_end = worker.alive()
     log_text = worker.log_path.read_text(errors="replace")
     wall_s = time.monotonic() - began
@@ -300,9 +296,9 @@ def test_a_big_message_that_must_be_dead_lettered_neither_crashes_nor_blocks_the
         with CommandPublisher(settings) as publisher:  # default limits: an engine could send this
             publisher.publish_raw(arena, big)
             publisher.publish_raw(arena, after)
-        wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=120, alive=worker.alive)
-        dead = read_topic(settings, settings.topics.dlq, expect_at_least=1, timeout_s=60, settle_s=1)
-        events = read_topic(settings, settings.topics.events, expect_at_least=1, timeout_s=60, settle_s=1)
+        wait_for_zero_lag(settings, app_id, [settings.topics.commands], timeout_s=120, alive=worker.alive)
+        dead = read_all(settings, settings.topics.dlq)
+        events = read_all(settings, settings.topics.events)
         assert worker.alive()
     letters = [decode_dead_letter(r.value) for r in dead if r.value]
     assert [letter.reason for letter in letters] == ["SCHEMA_VIOLATION"]

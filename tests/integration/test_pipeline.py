@@ -13,13 +13,13 @@ from schemas.alerts import decode_alert
 from schemas.commands import encode_command
 from schemas.events import decode_event, digest
 from streams.cli import main
-from streams.kafka.lag import wait_until_caught_up
+from streams.kafka.lag import wait_for_worker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.processors.dead_letter import decode_dead_letter
 from streams.worker.process import running_worker, worker_env
 from tests.support.histories import arena_commands, expected_events
-from tests.support.kafka_io import read_topic
+from tests.support.kafka_io import read_all
 
 pytestmark = pytest.mark.integration
 
@@ -54,9 +54,11 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
         with CommandPublisher(settings) as publisher:
             for arena, raw in schedule:
                 publisher.publish_raw(arena, raw)
-        records = read_topic(settings, settings.topics.events, expect_at_least=total, timeout_s=180, settle_s=3)
-        dead = read_topic(settings, settings.topics.dlq, expect_at_least=1, timeout_s=30, settle_s=1)
-        alerts = read_topic(settings, settings.topics.alerts, settle_s=2, timeout_s=10)
+        # Lag 0 on both topics: every event is committed and checked, nothing more will come.
+        wait_for_worker(settings, f"{prefix}app", timeout_s=180)
+        records = read_all(settings, settings.topics.events)
+        dead = read_all(settings, settings.topics.dlq)
+        alerts = read_all(settings, settings.topics.alerts)
 
     log_text = worker.log_tail()
     got: dict[str, list[bytes]] = defaultdict(list)
@@ -109,16 +111,15 @@ def test_a_forged_event_is_said_once_the_arena_is_reported_compromised_and_the_w
     with running_worker(settings, app_id, tmp_path):
         with CommandPublisher(settings) as publisher:
             publisher.publish_many(before)
-        read_topic(settings, settings.topics.events, expect_at_least=len(before), timeout_s=120, settle_s=1)
+        wait_for_worker(settings, app_id, timeout_s=120)
         with CommandPublisher(settings, topic=settings.topics.events) as writer:
             writer.publish_raw(arena, orjson.dumps(forged_doc))
         with CommandPublisher(settings) as publisher:
             publisher.publish_many(after)
-        events = read_topic(settings, settings.topics.events, expect_at_least=len(honest) + 1, timeout_s=180)
-        # the ledger processor has checked everything once its committed offsets pass the last event
-        last_offsets = {r.partition: r.offset + 1 for r in events}
-        wait_until_caught_up(settings, f"{app_id}-ledger", settings.topics.events, targets=last_offsets, timeout_s=120)
-        alerts = [decode_alert(r.value) for r in read_topic(settings, settings.topics.alerts, settle_s=2) if r.value]
+        # every command decided and every event (the forged one too) checked by the ledger processor
+        wait_for_worker(settings, app_id, timeout_s=180)
+        events = read_all(settings, settings.topics.events)
+        alerts = [decode_alert(r.value) for r in read_all(settings, settings.topics.alerts) if r.value]
 
     forged_offset = next(r.offset for r in events if r.value and b"forged:0" in r.value)
     where = f"{settings.topics.events}[{partition}]@{forged_offset}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, TopicPartition
 
 from streams.kafka.settings import Settings
+from streams.kafka.topic_reader import read_snapshot
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,12 @@ def read_topic(
         return records
     finally:
         consumer.close()
+
+
+def read_all(settings: Settings, topic: str) -> list[Record]:
+    """Every committed record of `topic` up to its end now: for a test that has waited for lag 0 (`arena lag
+    --wait`), after which nothing more can arrive, so there is nothing to wait for or settle."""
+    return [Record(r.partition, r.offset, r.key, r.value) for r in read_snapshot(settings, topic)]
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:

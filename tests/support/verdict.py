@@ -15,9 +15,9 @@ from producers.simulation import SimulationConfig, simulate
 from schemas.alerts import decode_alert
 from streams.history.live_state import compare, live_states
 from streams.history.replay import replay
-from streams.kafka.lag import LagTimeout, wait_until_caught_up
+from streams.kafka.lag import LagTimeout, wait_for_zero_lag
 from streams.kafka.partitioning import partition_for
-from streams.kafka.settings import Settings
+from streams.kafka.settings import Settings, ledger_app_id_of
 from streams.kafka.topic_reader import read_snapshot
 
 
@@ -90,15 +90,14 @@ def settle_and_judge(
     """Wait until the live worker has processed every command and event, then fill in the verdict."""
     figures.expected_events = len(expected.event_ids)
     try:
-        wait_until_caught_up(settings, app_id, settings.topics.commands, timeout_s=timeout_s, alive=alive)
+        wait_for_zero_lag(settings, app_id, [settings.topics.commands], timeout_s=timeout_s, alive=alive)
     except LagTimeout as exc:  # a worker that stops committing is a finding, not a harness crash
         figures.error = str(exc)
     audit = replay(settings)
     if figures.error is None:
-        targets = {p: o + 1 for p, o in audit.audit.last_offsets.items()}
-        try:
-            wait_until_caught_up(
-                settings, f"{app_id}-ledger", settings.topics.events, targets=targets, timeout_s=timeout_s, alive=alive
+        try:  # the ledger processor has checked every event
+            wait_for_zero_lag(
+                settings, ledger_app_id_of(app_id), [settings.topics.events], timeout_s=timeout_s, alive=alive
             )
         except LagTimeout as exc:
             figures.error = str(exc)
