@@ -148,6 +148,19 @@ def cpu_seconds(pids: Sequence[int]) -> float | None:
     return total
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent not idle so far, every core together (Linux /proc/stat):
+    the worker, the broker, the load generator and anything else running. Over a window, divided by
+    its wall time, it says how many cores were busy: about the machine's core count means saturated."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    ticks = [int(value) for value in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def crash_reason(logs: Sequence[Path]) -> str:
     """The first CRITICAL (else ERROR) line of the logs, for a one-line failure."""
     for level in ("[CRITICAL]", "[ERROR]", "Traceback"):

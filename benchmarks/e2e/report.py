@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import subprocess
 from typing import Any
 
@@ -71,7 +72,8 @@ def render_e2e(result: dict[str, Any]) -> str:
             _ms(result["bare"]["cpu_ms_per_input"]),
             _ratio(p["cpu_ms_per_input"], result["bare"]["cpu_ms_per_input"]),
             f"cores in use over the window: pipeline {_cores(p['cores'])}, bare {_cores(b['cores'])} "
-            "(~1 per process: CPU-bound); noise-robust",
+            f"(~1 per process: CPU-bound); the whole machine {_cores(p.get('machine_cores'))} of "
+            f"{os.cpu_count()} busy during the pipeline's window (broker included); noise-robust",
         ),
         (
             "  setup phase (day 0: create, fund, spawn, allocate)",
