@@ -374,7 +374,7 @@ def measure(settings: Settings, expected: int, repeat: int) -> dict[str, list[Ru
 def profile_replay(settings: Settings, path: Path) -> None:
     """One more replay under cProfile (slower than untraced); the stats go to ``path``, the top to stderr."""
     profiler = cProfile.Profile()
-    profiler.runcall(replay, settings, keep_events=False)
+    profiler.runcall(replay, settings, keep_events=False, processes=1)  # in processes, only the parent's wait shows
     path.parent.mkdir(parents=True, exist_ok=True)
     profiler.dump_stats(path)
     _say(f"profile of one replay written to {path} (python -m pstats {path}); top by own time:")

@@ -193,7 +193,13 @@ def workers(settings: Settings, app_id: str, workdir: Path, count: int, *, split
     is two processes, one per role (commands, ledger)."""
     roles = ["commands", "ledger"] if split else ["all"]
     managers = [
-        running_worker(settings, app_id, workdir, name=f"worker-{i}-{role}", env={"ARENA_WORKER_ROLE": role})
+        running_worker(
+            settings,
+            app_id,
+            workdir,
+            name=f"worker-{i}-{role}",
+            env={"ARENA_WORKER_ROLE": role, "ARENA_COMMIT_INTERVAL_S": str(COMMIT_INTERVAL_S)},
+        )
         for i in range(count)
         for role in roles
     ]
