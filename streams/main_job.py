@@ -189,10 +189,10 @@ def _run_with_worker(
         f"{len(expected) - len(mismatched)}/{len(expected)} arenas"
     )
 
-    # The ledger processor has checked everything once the group's lag on the event topic is 0 (`arena lag`).
+    # The ledger processor has checked everything once its group's lag on the event topic is 0 (`arena lag`).
     wait_for_zero_lag(
         settings,
-        settings.worker.app_id,
+        settings.worker.ledger_app_id,
         [settings.topics.events],
         timeout_s=options.timeout_s,
         alive=worker.ensure_running,
