@@ -32,7 +32,7 @@ from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
 from schemas.commands import encode_command
 from streams.broker.cluster import ensure_cluster
-from streams.kafka.lag import wait_for_zero_lag
+from streams.kafka.lag import wait_for_worker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
@@ -163,9 +163,7 @@ def run_case(base: Settings, workdir: Path, commands: list[tuple[bytes, bytes]],
         with CommandPublisher(settings, extra_config={"linger.ms": 20}) as publisher:
             for key, value in commands:
                 publisher.publish_raw(key, value)
-        wait_for_zero_lag(
-            settings, app_id, [settings.topics.commands, settings.topics.events], timeout_s=1800, poll_s=0.25
-        )
+        wait_for_worker(settings, app_id, timeout_s=1800, poll_s=0.25)
         seconds = time.monotonic() - began
         cpu = _cpu_seconds(worker.process.pid) - cpu_before
         if load is not None:

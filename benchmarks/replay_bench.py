@@ -31,6 +31,7 @@ import cProfile
 import gc
 import json
 import math
+import os
 import pstats
 import sys
 import time
@@ -65,7 +66,8 @@ FIGURES: Final[dict[str, str]] = {
     "baseline": "baseline: bare consumer, len(value)",
     "reader": "reader: topic_reader.read_snapshot",
     "decode": "decode: reader + decode_event_with_digest",
-    "replay": "replay: replay(keep_events=False)",
+    "replay1": "replay: replay(keep_events=False), one process",
+    "replay": "replay: replay(keep_events=False), a process per core",
 }
 
 
@@ -324,7 +326,7 @@ def measure_decode(settings: Settings) -> Run:
     return Run(count, size, time.perf_counter() - began)
 
 
-def measure_replay(settings: Settings, expected: int) -> Run:
+def measure_replay(settings: Settings, expected: int, processes: int | None = None) -> Run:
     """One replay, which must pass, read every record and fold every event (keep_events=False leaves
     ``audit.events`` empty, so the count comes from the reader's progress and the states' seqs)."""
     read = 0
@@ -334,7 +336,7 @@ def measure_replay(settings: Settings, expected: int) -> Run:
         read = count
 
     began = time.perf_counter()
-    result = replay(settings, keep_events=False, progress=progress)
+    result = replay(settings, keep_events=False, progress=progress, processes=processes)
     seconds = time.perf_counter() - began
     audit = result.audit
     folded = sum(state.last_seq for state in audit.states.values())
@@ -352,7 +354,8 @@ def measure(settings: Settings, expected: int, repeat: int) -> dict[str, list[Ru
         "baseline": lambda: measure_baseline(settings),
         "reader": lambda: measure_reader(settings),
         "decode": lambda: measure_decode(settings),
-        "replay": lambda: measure_replay(settings, expected),
+        "replay1": lambda: measure_replay(settings, expected, processes=1),
+        "replay": lambda: measure_replay(settings, expected, processes=os.cpu_count() or 1),
     }
     runs: dict[str, list[Run]] = {name: [] for name in runners}
     for round_no in range(repeat):
@@ -371,7 +374,7 @@ def measure(settings: Settings, expected: int, repeat: int) -> dict[str, list[Ru
 def profile_replay(settings: Settings, path: Path) -> None:
     """One more replay under cProfile (slower than untraced); the stats go to ``path``, the top to stderr."""
     profiler = cProfile.Profile()
-    profiler.runcall(replay, settings, keep_events=False)
+    profiler.runcall(replay, settings, keep_events=False, processes=1)  # in processes, only the parent's wait shows
     path.parent.mkdir(parents=True, exist_ok=True)
     profiler.dump_stats(path)
     _say(f"profile of one replay written to {path} (python -m pstats {path}); top by own time:")

@@ -326,9 +326,49 @@ def digest(doc: JsonDict) -> str:
     return hashlib.sha256(canonical_bytes(doc)).hexdigest()
 
 
+def canonical_body(body: JsonDict) -> bytes:
+    """``canonical_bytes`` of a document known to have no ``hash`` key (skips the copy; the writer's path)."""
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
 def body_digest(body: JsonDict) -> str:
-    """``digest`` of a document known to have no ``hash`` key (skips the copy; the writer's path)."""
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """``digest`` of a document known to have no ``hash`` key."""
+    return hashlib.sha256(canonical_body(body)).hexdigest()
+
+
+_OCCURRED_AT: Final = b',"occurred_at":'
+_HASH_MEMBER: Final = b',"hash":"'
+
+
+def sealed_bytes(body: bytes, event_hash: str) -> bytes:
+    """The event as written: its canonical bytes with the ``hash`` member in its sorted place.
+
+    A writer hashes the canonical bytes once and sends them, hash added, as the record: no second
+    serialisation, and a reader can verify the hash over the bytes as written (``written_digest``).
+    ``hash`` sorts right before ``occurred_at``, and every member before that is a string, which cannot
+    hold an unescaped quote: the first ``,"occurred_at":`` is the top-level member.
+    """
+    at = body.index(_OCCURRED_AT)
+    return b"".join((body[:at], _HASH_MEMBER, event_hash.encode("ascii"), b'"', body[at:]))
+
+
+def written_digest(raw: bytes, doc: JsonDict) -> str:
+    """The digest of an event's bytes as written, without re-serialising them when they are sealed bytes.
+
+    When the record is its canonical bytes plus the hash member (``sealed_bytes``), the digest is the
+    SHA-256 of the record minus that member; if that equals the hash the record claims, it is the digest.
+    Anything else (an older writer's member order, whitespace, an edit) is re-serialised canonically:
+    the same recipe, the slow way, so a wrong hash is always found.
+    """
+    claimed = doc.get("hash")
+    start = raw.find(_HASH_MEMBER)
+    if isinstance(claimed, str) and start > 0:
+        end = start + len(_HASH_MEMBER) + len(claimed) + 1
+        if raw[start + len(_HASH_MEMBER) : end - 1] == claimed.encode("ascii", errors="replace"):
+            fast = hashlib.sha256(raw[:start] + raw[end:]).hexdigest()
+            if fast == claimed:
+                return fast
+    return digest(doc)
 
 
 def event_digest(event: Event) -> str:
@@ -337,7 +377,8 @@ def event_digest(event: Event) -> str:
 
 
 def encode_event(event: Event) -> bytes:
-    return EVENT_ADAPTER.dump_json(event)
+    """The event as written: canonical bytes, hash included in its sorted place (as ``sealed_bytes``)."""
+    return orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
 
 
 class EventDecodeError(ValueError):
@@ -348,20 +389,44 @@ def decode_event_with_digest(raw: bytes) -> tuple[Event, str]:
     """Decode one event and return it with the digest of the bytes *as written*.
 
     The digest is computed before upcasting, so it can be compared with ``event.hash`` even for an
-    event written in an older schema version.
+    event written in an older schema version. A record in the current writer's form (sealed bytes of a
+    current schema version) takes the lean way: the digest from the bytes minus the hash member, and one
+    parse-and-validate of the bytes in pydantic-core; anything else is parsed, digested canonically and
+    upcast.
     """
+    lean = _sealed_digest(raw)
+    if lean is not None:
+        try:
+            return EVENT_ADAPTER.validate_json(raw), lean
+        except ValueError:
+            pass  # an older schema version, or not a valid event: the general way says which
     try:
         doc: Any = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise EventDecodeError(f"not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise EventDecodeError("an event must be a JSON object")
-    written_digest = digest(doc)
+    found_digest = written_digest(raw, doc)
     try:
         event = Event.model_validate(upcast(doc))
     except ValueError as exc:  # pydantic.ValidationError and UnknownEventVersion are ValueErrors
         raise EventDecodeError(str(exc)) from None
-    return event, written_digest
+    return event, found_digest
+
+
+def _sealed_digest(raw: bytes) -> str | None:
+    """The hash a sealed record claims, if the SHA-256 of the record minus its hash member equals it."""
+    start = raw.find(_HASH_MEMBER)
+    if start <= 0:
+        return None
+    value_at = start + len(_HASH_MEMBER)
+    end = value_at + 64
+    if raw[end : end + 1] != b'"':
+        return None
+    claimed = raw[value_at:end]
+    if hashlib.sha256(raw[:start] + raw[end + 1 :]).hexdigest().encode("ascii") != claimed:
+        return None
+    return claimed.decode("ascii")
 
 
 def decode_event(raw: bytes) -> Event:

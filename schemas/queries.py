@@ -230,8 +230,17 @@ class Readiness(BaseModel):
 
     ready: bool
     reasons: list[str] = Field(description="why not ready; empty when ready")
-    assigned_partitions: list[int]
-    recovered_partitions: list[int]
+    roles: list[str] = Field(description="the processors this worker runs: commands, ledger or both")
+    assigned_partitions: list[int] = Field(
+        description="partitions of the command topic its command processor holds (what queries are routed by)"
+    )
+    recovered_partitions: list[int] = Field(description="of those, the ones whose tables are recovered")
+    ledger_partitions: list[int] = Field(
+        default_factory=list,
+        description="partitions of the event topic its ledger processor holds: a consumer group of its own, "
+        "so they need not be the same numbers",
+    )
+    ledger_recovered_partitions: list[int] = Field(default_factory=list)
     worker: str
 
 

@@ -144,6 +144,8 @@ def _worker(args: argparse.Namespace) -> int:
         settings = settings.with_worker(web_port=args.web_port)
     if args.datadir:
         settings = settings.with_worker(datadir=Path(args.datadir))
+    if args.role:
+        settings = settings.with_worker(role=args.role)
     _progress(f"worker {settings.worker.app_id} on {settings.bootstrap}: {settings.redacted()['topics']}")
     return run_worker(settings, loglevel=args.loglevel)
 
@@ -154,10 +156,10 @@ def _worker(args: argparse.Namespace) -> int:
 def _lag(args: argparse.Namespace) -> int:
     import orjson  # noqa: PLC0415
 
-    from streams.kafka.lag import LagTimeout, group_lag, wait_for_zero_lag  # noqa: PLC0415
+    from streams.kafka.lag import LagTimeout, group_lag, wait_for_worker, worker_groups  # noqa: PLC0415
 
     settings = ensure_cluster(_settings(args), progress=_progress)
-    group, topics = settings.worker.app_id, [settings.topics.commands, settings.topics.events]
+    app_id = settings.worker.app_id
     if args.wait:
         last = [0.0]
 
@@ -165,29 +167,31 @@ def _lag(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if now - last[0] >= 2.0:
                 last[0] = now
-                _progress(f"group {group}: lag {lag.total:,}")
+                _progress(f"group {lag.group_id}: lag {lag.total:,}")
 
         try:
-            waited = wait_for_zero_lag(settings, group, topics, timeout_s=args.timeout, progress=show)
+            waited = wait_for_worker(settings, app_id, timeout_s=args.timeout, progress=show)
         except LagTimeout as exc:
             print(f"arena lag: {exc}", file=sys.stderr)
             return 1
-        _progress(f"group {group} caught up (lag 0) after {waited:.1f}s")
-    lag = group_lag(settings, group, topics)
+        _progress(f"groups {app_id} and its ledger caught up (lag 0) after {waited:.1f}s")
+    lags = [group_lag(settings, group, topics) for group, topics in worker_groups(settings, app_id)]
+    total = sum(lag.total for lag in lags)
     if args.json:
-        print(orjson.dumps(_lag_json(lag)).decode())
+        print(orjson.dumps(_lag_json(lags)).decode())
     else:
-        print(_lag_table(lag))
-    return 0 if lag.total == 0 else 1
+        print("\n".join(_lag_table(lag) for lag in lags))
+        print(f"total lag {total:,}" + (" (caught up)" if total == 0 else ""))
+    return 0 if total == 0 else 1
 
 
-def _lag_json(lag: GroupLag) -> dict[str, object]:
+def _lag_json(lags: list[GroupLag]) -> dict[str, object]:
     return {
-        "group": lag.group_id,
-        "state": lag.state,
-        "total": lag.total,
+        "groups": [{"group": lag.group_id, "state": lag.state, "total": lag.total} for lag in lags],
+        "total": sum(lag.total for lag in lags),
         "partitions": [
             {
+                "group": lag.group_id,
                 "topic": p.topic,
                 "partition": p.partition,
                 "end": p.end,
@@ -195,6 +199,7 @@ def _lag_json(lag: GroupLag) -> dict[str, object]:
                 "lag": p.lag,
                 "owner": (owner.client_id if (owner := lag.owner(p.topic, p.partition)) else None),
             }
+            for lag in lags
             for p in lag.partitions
         ],
     }
@@ -214,7 +219,6 @@ def _lag_table(lag: GroupLag) -> str:
             f"  {p.topic:<{width}} {p.partition:>9} {p.end:>12,} {committed:>12} {p.lag:>10,}  "
             f"{owner.client_id if owner else '-'}{note}"
         )
-    lines.append(f"total lag {lag.total:,}" + (" (caught up)" if lag.total == 0 else ""))
     return "\n".join(lines)
 
 
@@ -613,14 +617,22 @@ def _add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--web-port", type=int, help="serve queries, health, metrics and the dashboard on PORT (default: off)"
     )
     worker.add_argument("--datadir", help="worker state directory (default: .arena/worker)")
+    worker.add_argument(
+        "--role",
+        choices=["all", "commands", "ledger"],
+        help="which processors to run: both in this process (all), or one, each its own consumer group "
+        "(default: $ARENA_WORKER_ROLE or all)",
+    )
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(handler=_worker)
 
 
 def _add_live(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    lag = sub.add_parser("lag", help="the worker group's lag per partition; exit 0 when it is 0 (--wait: until it is)")
+    lag = sub.add_parser("lag", help="the worker groups' lag per partition; exit 0 when it is 0 (--wait: until it is)")
     _cluster_flags(lag)
-    lag.add_argument("--app-id", help="the worker's consumer group (default: $ARENA_APP_ID or arena-ledger)")
+    lag.add_argument(
+        "--app-id", help="the worker's app id: groups <id> and <id>-ledger (default: $ARENA_APP_ID or arena-ledger)"
+    )
     lag.add_argument("--wait", action="store_true", help="return once the lag is 0 on every partition")
     lag.add_argument("--timeout", type=float, default=600.0, help="--wait gives up after this many seconds (exit 1)")
     lag.add_argument("--json", action="store_true", help="print the lag as JSON")

@@ -12,7 +12,7 @@ was raised.
 
 With `external_workers` (`arena run --external-workers`) the job starts no worker: the workers of the
 group already run somewhere else (docker-compose.yml's `worker` service, a deployment), and the job waits
-until at least one has joined the group, then does everything else the same way. It cannot restart
+until each of the worker's two groups has a member, then does everything else the same way. It cannot restart
 them; their supervisor (Compose's restart policy) does, and the stall limit still ends the wait.
 """
 
@@ -33,7 +33,7 @@ from schemas.commands import Command
 from streams.broker.cluster import ensure_cluster
 from streams.domain import ArenaState
 from streams.history.audit import AuditResult, audit_records
-from streams.kafka.lag import GroupLag, LagTimeout, group_lag, wait_for_zero_lag
+from streams.kafka.lag import GroupLag, LagTimeout, group_lag, wait_for_zero_lag, worker_groups
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import read_snapshot
@@ -207,10 +207,10 @@ def _run_with_worker(
         f"{len(expected) - len(mismatched)}/{len(expected)} arenas"
     )
 
-    # The ledger processor has checked everything once the group's lag on the event topic is 0 (`arena lag`).
+    # The ledger processor has checked everything once its group's lag on the event topic is 0 (`arena lag`).
     wait_for_zero_lag(
         settings,
-        settings.worker.app_id,
+        settings.worker.ledger_app_id,
         [settings.topics.events],
         timeout_s=options.timeout_s,
         alive=alive,
@@ -268,13 +268,17 @@ def _publish_and_wait(
 
 
 class ExternalWorkers:
-    """The workers of the group that someone else runs: waited for, never started, stopped or restarted."""
+    """The workers of the group that someone else runs: waited for, never started, stopped or restarted.
+
+    A worker is two consumer groups (the command processor's and the ledger processor's, one process or
+    two roles), so both must have a member before anything is published.
+    """
 
     def __init__(self, settings: Settings, *, join_timeout_s: float = 180.0, poll_s: float = 1.0) -> None:
         self._settings = settings
         self._join_timeout_s = join_timeout_s
         self._poll_s = poll_s
-        self.members = 0
+        self.members: dict[str, int] = {}
 
     def __enter__(self) -> ExternalWorkers:
         self.members = self._wait_for_members()
@@ -284,22 +288,27 @@ class ExternalWorkers:
         return None
 
     def describe(self) -> str:
-        return f"{self.members} worker(s) of group {self._settings.worker.app_id} running (not started here)"
+        counts = ", ".join(f"{n} in {group}" for group, n in self.members.items())
+        return f"the running workers of {self._settings.worker.app_id} (not started here): {counts}"
 
     def ensure_running(self) -> bool:
         """Always True: their supervisor restarts them; a worker that is gone for good ends in the stall limit."""
         return True
 
-    def _wait_for_members(self) -> int:
-        settings = self._settings
+    def _wait_for_members(self) -> dict[str, int]:
+        settings, app_id = self._settings, self._settings.worker.app_id
         deadline = time.monotonic() + self._join_timeout_s
         while True:
-            members = group_lag(settings, settings.worker.app_id, [settings.topics.commands]).members
-            if members:
-                return len(members)
+            members = {
+                group: len(group_lag(settings, group, topics).members)
+                for group, topics in worker_groups(settings, app_id)
+            }
+            if all(members.values()):
+                return members
             if time.monotonic() > deadline:
+                empty = ", ".join(group for group, n in members.items() if not n)
                 raise WorkerFailed(
-                    f"no worker of group {settings.worker.app_id} joined within {self._join_timeout_s:.0f}s; "
+                    f"no worker of group {empty} joined within {self._join_timeout_s:.0f}s; "
                     "--external-workers needs them running (docker compose up worker)"
                 )
             time.sleep(self._poll_s)

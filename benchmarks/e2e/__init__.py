@@ -17,16 +17,20 @@ Figures (the baseline runs in the same run, on the same broker, over the same me
                worker(s) start (``running_worker``, ``--workers`` processes with one app id). The clock
                starts at the (first) worker's "Ready" (its log line's timestamp: after group join and
                table recovery) and stops when the worker's group has committed every command offset
-               (lag 0) AND a read_committed reader has seen exactly the expected number of events (then
-               1 s more must bring no extra one). Reported: commands/s over that window, the steady rate
+               (lag 0) AND a read_committed reader has seen exactly the expected number of events AND
+               the ledger group has applied all of them (then 1 s more must bring no extra one).
+               ``--split`` runs each worker as two processes (``--role commands``, ``--role ledger``).
+               Reported: commands/s over that window, the steady rate
                between 20 % and 80 % of the commands committed, the setup (day 0) and trading phases
                separately, the worker's CPU (user+sys from /proc) per command and cores in use (a shared
                machine drifts in wall time, much less in CPU time), and the records it wrote per command.
                Baseline: ``benchmarks.e2e.bare_loop`` (consume read_committed -> produce in a transaction ->
                send_offsets_to_transaction -> commit, on the worker's commit interval) copying the same
                pre-loaded command topic to another topic, same partitions, same number of processes,
-               clock from its first assignment to lag 0 and every copy readable. Run before and after
-               the pipeline; the faster is the baseline.
+               clock from its first assignment to lag 0 and every copy readable, sized by a pilot run to
+               at least 5 s of messages. A second baseline, the fan-out loop, writes as many records per
+               input as the pipeline wrote per command. Run before and after the pipeline; the faster is
+               the baseline. ``ARENA_BENCH_COMMIT_INTERVAL_S`` sets the commit interval of both.
   latency      The worker runs and has answered a probe command on every partition; then commands are
                published at a fixed rate (``--rate`` for ``--duration`` s), and a read_committed reader
                notes when each command's first event (by causation id) becomes readable. p50 / p99 / max

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import sys
 import time
@@ -11,9 +12,11 @@ from typing import Final
 
 from streams.worker.process import worker_env
 
-RESULTS: Final = Path(__file__).resolve().parent / "results"
-COMMIT_INTERVAL_S: Final[float] = inspect.signature(worker_env).parameters["commit_interval_s"].default
-"""The commit interval ``running_worker`` gives the worker (``worker_env``'s default): the bare loop uses it too."""
+RESULTS: Final = Path(__file__).resolve().parents[1] / "results"
+_WORKER_DEFAULT_COMMIT_S: Final[float] = inspect.signature(worker_env).parameters["commit_interval_s"].default
+COMMIT_INTERVAL_S: Final[float] = float(os.environ.get("ARENA_BENCH_COMMIT_INTERVAL_S") or _WORKER_DEFAULT_COMMIT_S)
+"""The commit interval of the workers and the bare loop: ``running_worker``'s default (``worker_env``, 0.5 s),
+or ``ARENA_BENCH_COMMIT_INTERVAL_S`` to measure the latency/throughput trade-off of a shorter one."""
 SEED: Final = 11
 POLL_S: Final = 0.05
 PROGRESS_S: Final = 3.0

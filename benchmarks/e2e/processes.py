@@ -148,6 +148,19 @@ def cpu_seconds(pids: Sequence[int]) -> float | None:
     return total
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU seconds the whole machine has spent not idle so far, every core together (Linux /proc/stat):
+    the worker, the broker, the load generator and anything else running. Over a window, divided by
+    its wall time, it says how many cores were busy: about the machine's core count means saturated."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    ticks = [int(value) for value in fields[1:9]]  # user nice system idle iowait irq softirq steal
+    busy = sum(ticks) - ticks[3] - ticks[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def crash_reason(logs: Sequence[Path]) -> str:
     """The first CRITICAL (else ERROR) line of the logs, for a one-line failure."""
     for level in ("[CRITICAL]", "[ERROR]", "Traceback"):
@@ -174,10 +187,23 @@ class Processes:
 
 
 @contextlib.contextmanager
-def workers(settings: Settings, app_id: str, workdir: Path, count: int) -> Iterator[Processes]:
+def workers(settings: Settings, app_id: str, workdir: Path, count: int, *, split: bool = False) -> Iterator[Processes]:
     """``count`` workers with one app id, started together (each ``running_worker`` blocks until its
-    worker is ready, so they are entered from threads); stopped together on exit."""
-    managers = [running_worker(settings, app_id, workdir, name=f"worker-{i}") for i in range(count)]
+    worker is ready, so they are entered from threads); stopped together on exit. ``split``: each worker
+    is two processes, one per role (commands, ledger)."""
+    roles = ["commands", "ledger"] if split else ["all"]
+    managers = [
+        running_worker(
+            settings,
+            app_id,
+            workdir,
+            name=f"worker-{i}-{role}",
+            env={"ARENA_WORKER_ROLE": role, "ARENA_COMMIT_INTERVAL_S": str(COMMIT_INTERVAL_S)},
+        )
+        for i in range(count)
+        for role in roles
+    ]
+    count = len(managers)
     results: list[WorkerHandle | BaseException | None] = [None] * count
 
     def enter(i: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import subprocess
 from typing import Any
 
@@ -35,7 +36,8 @@ def render_e2e(result: dict[str, Any]) -> str:
     c = result["case"]
     profiled = " PROFILED (py-spy attached)" if p["profiled"] else ""
     settings = (
-        f"N={w['commands']:,} P={c['partitions']} W={c['workers']} {w['arenas']}x{w['agents_per_arena']:,} agents "
+        f"N={w['commands']:,} P={c['partitions']} W={c['workers']}{' split' if c.get('split') else ''} "
+        f"{w['arenas']}x{w['agents_per_arena']:,} agents "
         f"commit {COMMIT_INTERVAL_S}s"
     )
     bare_runs = " / ".join(f"{r['per_s']:,.0f} over {r['seconds']:.1f}s" for r in result["bare_runs"])
@@ -70,7 +72,8 @@ def render_e2e(result: dict[str, Any]) -> str:
             _ms(result["bare"]["cpu_ms_per_input"]),
             _ratio(p["cpu_ms_per_input"], result["bare"]["cpu_ms_per_input"]),
             f"cores in use over the window: pipeline {_cores(p['cores'])}, bare {_cores(b['cores'])} "
-            "(~1 per process: CPU-bound); noise-robust",
+            f"(~1 per process: CPU-bound); the whole machine {_cores(p.get('machine_cores'))} of "
+            f"{os.cpu_count()} busy during the pipeline's window (broker included); noise-robust",
         ),
         (
             "  setup phase (day 0: create, fund, spawn, allocate)",

@@ -75,7 +75,9 @@ def run_figures(bench: Bench, args: argparse.Namespace, report: dict[str, Any]) 
     tables: list[str] = []
     throughput: float | None = None
     if args.only != "latency":
-        case = Case("main", args.partitions, args.workers, args.agents, args.arenas, args.commands or 20_000)
+        case = Case(
+            "main", args.partitions, args.workers, args.agents, args.arenas, args.commands or 20_000, split=args.split
+        )
         result = bench.run_case(case).summary()
         report["e2e"] = result
         throughput = result["pipeline"]["per_s"]
@@ -106,7 +108,7 @@ def run_figures(bench: Bench, args: argparse.Namespace, report: dict[str, Any]) 
     return tables
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.e2e",
         description=__doc__.splitlines()[0],
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         "--commands", type=int, help="commands in the end-to-end figure (default 20,000; 5,000 with --scale)"
     )
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--split", action="store_true", help="run the command and ledger roles as separate processes per worker"
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (one app id); bare loops likewise")
     parser.add_argument("--agents", type=int, default=100, help="agents per arena")
     parser.add_argument(
@@ -141,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="report path (default benchmarks/results/e2e-<timestamp>.json)")
     parser.add_argument("--keep-topics", action="store_true", help="keep the run's topics and groups")
     parser.add_argument("--keep-logs", action="store_true", help="keep the worker and bare loop logs")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if min(args.partitions, args.workers, args.agents, args.arenas) < 1:
         parser.error("--partitions, --workers, --agents and --arenas must be at least 1")

@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from benchmarks.e2e.common import COMMIT_INTERVAL_S, POLL_S, PROGRESS_S, STALL_S, TIMEOUT_S, BenchError, say
-from benchmarks.e2e.processes import Processes, cpu_seconds, crash_reason
+from benchmarks.e2e.processes import Processes, cpu_seconds, crash_reason, machine_busy_seconds
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import end_offsets
 
@@ -143,6 +143,7 @@ class Window:
     cpu_s: float | None = None  # CPU seconds the processes used from ready (as seen) to the end (as seen)
     cpu_inputs: int = 0  # inputs processed over that span
     cpu_wall_s: float = 0.0
+    machine_busy_s: float | None = None  # CPU seconds the whole machine was busy over the same span
 
     @property
     def cpu_ms_per_input(self) -> float | None:
@@ -152,6 +153,14 @@ class Window:
     def cores(self) -> float | None:
         """Average CPU cores in use over the window: ~1 per process means CPU-bound."""
         return None if self.cpu_s is None or self.cpu_wall_s <= 0 else self.cpu_s / self.cpu_wall_s
+
+    @property
+    def machine_cores(self) -> float | None:
+        """Cores the whole machine kept busy over the window (worker, broker, everything): near the core
+        count means the machine, not the worker, is the bound."""
+        if self.machine_busy_s is None or self.cpu_wall_s <= 0:
+            return None
+        return self.machine_busy_s / self.cpu_wall_s
 
     profiled: bool = False
     copy_done_at: float | None = None  # bare loops: when the last input was copied (before its commit)
@@ -215,6 +224,7 @@ class Window:
             "cpu_s": self.cpu_s,
             "cpu_ms_per_input": self.cpu_ms_per_input,
             "cores": self.cores,
+            "machine_cores": self.machine_cores,
         }
 
 
@@ -299,6 +309,7 @@ def watch(
             logs = procs.logs
             spread = procs.ready_spread_s
             cpu_began, wall_began, done_began = cpu_seconds(procs.pids), time.monotonic(), sampler.latest()
+            busy_began = machine_busy_seconds()
             guard = _Guard(label, procs, reader, sampler, inputs=inputs, outputs=outputs)
             while True:
                 lag0_at = sampler.first_at(inputs)
@@ -309,7 +320,9 @@ def watch(
                 time.sleep(POLL_S)
             applied_at = _applied(settings, applied_by, output_topic, reader, guard) if applied_by else None
             cpu_ended, wall_s = cpu_seconds(procs.pids), time.monotonic() - wall_began
+            busy_ended = machine_busy_seconds()
             cpu_s = None if cpu_began is None or cpu_ended is None else cpu_ended - cpu_began
+            busy_s = None if busy_began is None or busy_ended is None else busy_ended - busy_began
             time.sleep(max(1.0, 2 * COMMIT_INTERVAL_S))  # anything more (a duplicate) would show up by now
             if reader.count != outputs:
                 raise BenchError(f"{label}: {reader.count:,} records readable in {output_topic}, expected {outputs:,}")
@@ -323,6 +336,7 @@ def watch(
     )
     window.cpu_s, window.cpu_inputs, window.cpu_wall_s = cpu_s, inputs - done_began, wall_s
     window.applied_at = applied_at
+    window.machine_busy_s = busy_s
     return window
 
 

@@ -168,6 +168,13 @@ class Book:
     def arenas(self) -> dict[str, ArenaBook]:
         return dict(self._arenas)
 
+    def absorb(self, other: Book) -> None:
+        """Take over the arenas of another book (a replay of other partitions: arenas never overlap)."""
+        for arena_id, book in other._arenas.items():
+            if arena_id in self._arenas:
+                raise ValueError(f"arena {arena_id} is in both books")
+            self._arenas[arena_id] = book
+
     def find(self, arena_id: str) -> ArenaBook | None:
         """The arena's book if it has one (unlike ``arena``, creates nothing)."""
         return self._arenas.get(arena_id)

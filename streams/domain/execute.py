@@ -18,11 +18,12 @@ Steps, all pure:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Final
 
 from schemas.commands import AllocateCapital, Command, ReleaseCapital
-from schemas.events import AllocationError, AnyPayload, CommandRejected, Event, body_digest
+from schemas.events import AllocationError, AnyPayload, CommandRejected, Event, canonical_body, sealed_bytes
 from schemas.money import MAX_MINOR
 from schemas.rejections import Reason, kind_of
 from schemas.upcasting import current_version
@@ -44,6 +45,7 @@ class Outcome:
     state: ArenaState
     duplicate: bool = False
     refused: Reason | None = None
+    wire: tuple[bytes, ...] = ()  # each event as written on the topic (schemas.events.sealed_bytes)
 
     @property
     def rejected(self) -> bool:
@@ -74,9 +76,16 @@ def rejection_payload(command: Command, rejection: Rejection) -> AnyPayload:
     )
 
 
-def seal(state: ArenaState, command: Command, payloads: list[AnyPayload]) -> tuple[list[Event], ArenaState]:
-    """Wrap payloads into hash-chained envelopes and fold them into ``state``."""
+def seal(
+    state: ArenaState, command: Command, payloads: list[AnyPayload]
+) -> tuple[list[Event], ArenaState, list[bytes]]:
+    """Wrap payloads into hash-chained envelopes and fold them into ``state``; also each event's bytes as
+    written (its canonical bytes, hashed once, with the hash added: ``schemas.events.sealed_bytes``).
+
+    The envelopes are built without validation: every field comes from a validated command, the core's
+    own payloads and the chain, so the model's checks could only repeat what holds by construction."""
     events: list[Event] = []
+    wire: list[bytes] = []
     correlation_id = command.correlation_id or command.command_id
     for index, payload in enumerate(payloads):
         entries = postings.postings_of(payload)
@@ -96,8 +105,9 @@ def seal(state: ArenaState, command: Command, payloads: list[AnyPayload]) -> tup
             "payload": payload.model_dump(mode="json"),
             "prev_hash": state.last_hash,
         }
-        event_hash = body_digest(doc)
-        event = Event(
+        body = canonical_body(doc)
+        event_hash = hashlib.sha256(body).hexdigest()
+        event = Event.model_construct(
             event_id=event_id,
             arena_id=command.arena_id,
             seq=seq,
@@ -113,7 +123,8 @@ def seal(state: ArenaState, command: Command, payloads: list[AnyPayload]) -> tup
         )
         state = evolve(state, event)
         events.append(event)
-    return events, state
+        wire.append(sealed_bytes(body, event_hash))
+    return events, state, wire
 
 
 def execute(state: ArenaState, command: Command) -> Outcome:
@@ -134,10 +145,10 @@ def execute(state: ArenaState, command: Command) -> Outcome:
         decision = [rejection_payload(command, decision)]
     if not decision:
         raise RuntimeError(f"decide produced no events for {command.type}")  # a rule bug, not input
-    events, after = seal(state, command, decision)
+    events, after, wire = seal(state, command, decision)
     problems = checks.transition_problems(state, after, events)
     if problems:
         refusal = Rejection(Reason.CONSERVATION_VIOLATED, "core check failed: " + "; ".join(problems))
-        events, after = seal(state, command, [rejection_payload(command, refusal)])
+        events, after, wire = seal(state, command, [rejection_payload(command, refusal)])
         refused = refusal.reason
-    return Outcome(tuple(events), after, refused=refused)
+    return Outcome(tuple(events), after, refused=refused, wire=tuple(wire))

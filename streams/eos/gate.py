@@ -20,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from faust.types import TP, AppT, EventT, Message
 
 from streams.eos import faust_private
+from streams.eos.batch_sender import BatchSender
 from streams.eos.fatal_exit import ExitCode, FatalExit, log_task_stacks
 from streams.eos.observer import NO_OBSERVER, EosObserver
 from streams.eos.offset_sequencer import CommittedOffset, OffsetSequencer, Probe, Verdict, no_committed, no_probe
@@ -65,6 +66,8 @@ class ProcessingGate:
         self.units = 0
         self.unit_began: float | None = None
         self.assigned: frozenset[TP] = frozenset()
+        # What a unit sends goes in batches into its partition's transaction (streams/eos/batch_sender.py).
+        self.sender = BatchSender(self._producer_for)
         self.observer: EosObserver = NO_OBSERVER  # the worker's metrics (streams/eos/observer.py)
 
     def use_broker(self, probe: Probe, committed: CommittedOffset) -> None:
@@ -73,49 +76,84 @@ class ProcessingGate:
 
     async def run(self, event: EventT[Any], work: Callable[[], Awaitable[None]]) -> None:
         """Process one message as a unit: all of `work`, then the ack, with no commit in between."""
-        # Shielded: a worker that is stopping cancels its agents, but a unit cut in half would leave
-        # a half-done message in the transaction the final commit is about to commit.
-        await asyncio.shield(asyncio.ensure_future(self._unit(event, work)))
+        await self.run_batch([event], lambda _admitted: work())
 
-    async def _unit(self, event: EventT[Any], work: Callable[[], Awaitable[None]]) -> None:
+    async def run_batch(
+        self, events: Sequence[EventT[Any]], work: Callable[[list[EventT[Any]]], Awaitable[None]]
+    ) -> None:
+        """Process a batch of delivered messages as one unit: `work` gets those the sequencer admits, in
+        offset order per partition; their effects and their acks land in one transaction per partition,
+        with no commit in between. A failure anywhere in `work` fails the whole unit."""
+        # Shielded: a worker that is stopping cancels its agents, but a unit cut in half would leave
+        # half its effects in the transaction the final commit is about to commit.
+        await asyncio.shield(asyncio.ensure_future(self._unit(events, work)))
+
+    async def _unit(self, events: Sequence[EventT[Any]], work: Callable[[list[EventT[Any]]], Awaitable[None]]) -> None:
         async with self.lock:
             if self.taint is not None:
                 raise TaintedError("an earlier unit failed half-way; this worker must restart") from self.taint
-            message = event.message
-            where = f"{message.topic}[{message.partition}]@{message.offset}"
             if self.transactions_open is False:
-                # Delivered before a revocation ended the transactions: there is nothing to process it
-                # into. Not acked, so it comes round again after the rebalance, from the committed offset.
-                log.info("not processing %s while no transaction is open (a rebalance)", where)
+                # Delivered before a revocation ended the transactions: there is nothing to process them
+                # into. Not acked, so they come round again after the rebalance, from the committed offset.
+                log.info("not processing %d message(s) while no transaction is open (a rebalance)", len(events))
                 return
-            admission = await self.sequencer.admit(message.tp, message.offset)
-            if admission.verdict is Verdict.DUPLICATE:
-                log.info("dropped a second delivery of %s", where)
-                self.units += 1
-                self._ack(event)
+            admitted = await self._admit(events)
+            if not admitted:
                 return
-            if admission.verdict in {Verdict.LOST, Verdict.WAIT}:
-                assert admission.seek_to is not None
-                if admission.verdict is Verdict.LOST:
-                    log.warning("%s arrived but offset %d never did: seeking back to it", where, admission.seek_to)
-                await self.app.consumer.seek(message.tp, admission.seek_to)
-                return
+            first = admitted[0].message
+            where = f"{first.topic}[{first.partition}]@{first.offset} (+{len(admitted) - 1} more)"
             if self.trace:
                 log.info("EOS unit %s", where)
             began = self.unit_began = time.monotonic()
             try:
-                await work()
+                await work(admitted)
+                await self.sender.send()
             except BaseException as exc:
                 self.taint = exc
+                self.sender.discard()
                 self.fail(f"processing failed half-way through {where}, nothing more is committed: {exc!r}")
                 raise
             finally:
                 self.unit_began = None
-            self.sequencer.processed(message.tp, message.offset)
-            self.units += 1
-            self.observer.unit_done(message, time.monotonic() - began)
-            # Acked inside the gate: the next commit includes this offset together with its effects.
-            self._ack(event)
+            self.units += len(admitted)
+            self.observer.unit_done([event.message for event in admitted], time.monotonic() - began)
+            # Acked inside the gate: the next commit includes these offsets together with their effects.
+            for event in admitted:
+                self._ack(event)
+
+    async def _admit(self, events: Sequence[EventT[Any]]) -> list[EventT[Any]]:
+        """The messages to process, in order; duplicates are acked and dropped, and a partition whose
+        next offset is missing is sought back and skipped for the rest of the batch."""
+        admitted: list[EventT[Any]] = []
+        blocked: set[TP] = set()
+        for event in events:
+            message = event.message
+            tp = message.tp
+            if tp in blocked:
+                continue  # not acked: delivered again after the seek
+            admission = await self.sequencer.admit(tp, message.offset)
+            if admission.verdict is Verdict.DUPLICATE:
+                log.info("dropped a second delivery of %s[%d]@%d", message.topic, message.partition, message.offset)
+                self.units += 1
+                self._ack(event)
+            elif admission.verdict in {Verdict.LOST, Verdict.WAIT}:
+                assert admission.seek_to is not None
+                if admission.verdict is Verdict.LOST:
+                    log.warning(
+                        "%s[%d]@%d arrived but offset %d never did: seeking back to it",
+                        message.topic,
+                        message.partition,
+                        message.offset,
+                        admission.seek_to,
+                    )
+                await self.app.consumer.seek(tp, admission.seek_to)
+                blocked.add(tp)
+            else:
+                # Counted as processed now, so the next message of the partition is admitted in this
+                # batch; if the unit fails, the gate is tainted and nothing is ever committed again.
+                self.sequencer.processed(tp, message.offset)
+                admitted.append(event)
+        return admitted
 
     def fail(self, reason: str, code: ExitCode = ExitCode.CRASHED) -> None:
         """A fatal condition: log it once, stop the worker, and make sure the process ends (fatal_exit).
@@ -180,9 +218,15 @@ class ProcessingGate:
         self.transactions_open = True
 
     async def drain(self) -> None:
-        """Wait until every send queued by a unit has reached its transaction."""
+        """Wait until every send of the units so far has reached its transaction and been acknowledged."""
         buffer: Any = self.app.producer.buffer
         if not hasattr(buffer, "drain"):
             raise TypeError(f"exactly-once needs the arena-kafka:// producer (got {type(buffer).__name__})")
         drainable: Drainable = buffer
         await drainable.drain()
+        await self.sender.delivered()
+
+    def _producer_for(self, partition: int) -> Any:  # noqa: ANN401 - aiokafka's producer
+        """The transactional producer of `partition` (streams/eos/transport.py knows the transactional ids)."""
+        transactions: Any = self.app.consumer.transactions
+        return transactions.producer_for_partition(partition)

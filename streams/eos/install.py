@@ -18,6 +18,7 @@ import faust
 from faust.types import AppT
 
 from streams.eos import faust_private
+from streams.eos.fatal_exit import FatalExit
 from streams.eos.gate import ProcessingGate
 from streams.eos.offset_sequencer import CommittedOffset, Probe
 
@@ -60,16 +61,17 @@ def install(
     source_topics: frozenset[str],
     probe: Probe | None = None,
     committed: CommittedOffset | None = None,
-    exit_grace_s: float | None = None,
+    exit_policy: FatalExit | None = None,
     trace: bool = False,
 ) -> ExactlyOnce:
-    """Attach the exactly-once layer to `app`; call before the worker starts."""
+    """Attach the exactly-once layer to `app`; call before the worker starts. Apps that share a process
+    share its `exit_policy`: whichever fails, the process exits once."""
     check_faust()
     gate = ProcessingGate(app)
     if probe is not None and committed is not None:
         gate.use_broker(probe, committed)
-    if exit_grace_s is not None:
-        gate.exit.grace_s = exit_grace_s
+    if exit_policy is not None:
+        gate.exit = exit_policy
     gate.trace = trace
     installed = ExactlyOnce(gate, ChangelogSource(read_changelogs, partition_of, source_topics), trace)
     setattr(app, _ATTRIBUTE, installed)

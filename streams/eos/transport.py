@@ -98,6 +98,10 @@ class DrainableProducer(aiokafka_driver.Producer):
         buffer = DrainableBuffer(loop=self.loop, beacon=self.beacon)
         buffer.app = self.app
         self.buffer = buffer
+        # Faust keeps these on the class, shared by every producer of the process; two apps in one worker
+        # (the command and ledger roles) must each end only their own transactions.
+        self._transaction_producers: dict[str, Any] = {}
+        self._trn_locks: dict[str, asyncio.Lock] = {}
 
     async def begin_transaction(self, transactional_id: str) -> None:
         """Begin, raising on failure (Faust logs a warning and goes on without a transaction, after which
@@ -193,6 +197,8 @@ class GatedConsumer(aiokafka_driver.Consumer):
         return exactly_once(self.app).gate.sequencer.next_offset(tp)
 
     def ack(self, message: Message) -> bool:
+        if message.acked:
+            return False  # acked by the gate already; the stream acks each message once more after its unit
         if message is not exactly_once(self.app).gate.acking and self.app.topics.acks_enabled_for(message.topic):
             private.stop_waiting_for(self, message)  # nor must it hold up a rebalance waiting for acks
             log.info("not acking skipped %s[%d]@%d", message.topic, message.partition, message.offset)
@@ -295,6 +301,18 @@ class CoPartitionedTransactionManager(TransactionManager):
             gate.taint = exc
             gate.fail(f"a transaction could not be committed: {exc!r}")
             return False
+
+    def producer_for_partition(self, partition: int) -> Any:  # noqa: ANN401 - aiokafka's producer
+        """The producer of the transaction that commits `partition`'s offsets (the batch sender's target)."""
+        groups = set(private.topic_groups(self.app).values())
+        if len(groups) != 1:
+            raise ProducerSendError(f"the pipeline's topics should form one co-partitioned group, found {groups}")
+        (group,) = groups
+        tid = f"{self.app.conf.id}-{group}-{partition}"
+        producer = private.transaction_producers(self.producer).get(tid)
+        if producer is None:
+            raise ProducerSendError(f"no transaction is open for partition {partition} ({tid})")
+        return producer
 
     def _transactional_id_for(self, topic: str, partition: int) -> str:
         groups = private.topic_groups(self.app)

@@ -13,9 +13,12 @@ only the partition that owns the arena is read.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -134,10 +137,14 @@ def replay(
     keep_events: bool = True,
     disowned: frozenset[tuple[int, int]] = frozenset(),
     progress: Callable[[int], None] | None = None,
+    processes: int | None = None,
 ) -> ReplayResult:
     """Fold the events between `start` and `end` (through the book and `evolve`) into states.
 
     `disowned`: (partition, offset) of records to leave out, see `streams.history.audit`.
+    `processes`: fold the partitions in that many processes at once (an arena lives on one partition,
+    so the partitions' audits are independent and simply add up); default: one per core when there are
+    at least `PARALLEL_FROM` events to read and more than one partition, else this process alone.
     """
     topic = settings.topics.events
     began = time.monotonic()
@@ -147,8 +154,66 @@ def replay(
         owner = partition_for(arena, len(last))
         first = {owner: first[owner]}
         last = {owner: last[owner]}
-    records = read_snapshot(settings, topic, start=first, stop=last, progress=progress)
-    if arena is not None:
-        records = (r for r in records if r.key == arena.encode())
-    result = audit_records(records, topic=topic, keep_events=keep_events, disowned=disowned)
+    workers = _processes(processes, first, last)
+    if workers > 1:
+        result = _in_processes(settings, topic, first, last, keep_events, disowned, workers, progress)
+    else:
+        records = read_snapshot(settings, topic, start=first, stop=last, progress=progress)
+        if arena is not None:
+            records = (r for r in records if r.key == arena.encode())
+        result = audit_records(records, topic=topic, keep_events=keep_events, disowned=disowned)
     return ReplayResult(audit=result, start=first, end=last, seconds=time.monotonic() - began)
+
+
+PARALLEL_FROM = 200_000
+"""Events to read before a replay spreads over processes (each pays ~1 s to start and import)."""
+
+
+def _processes(asked: int | None, first: dict[int, int], last: dict[int, int]) -> int:
+    busy = [p for p in last if last[p] > first.get(p, 0)]
+    if asked is not None:
+        return max(1, min(asked, len(busy)))
+    total = sum(last[p] - first.get(p, 0) for p in busy)
+    return min(os.cpu_count() or 1, len(busy)) if total >= PARALLEL_FROM else 1
+
+
+def _in_processes(  # noqa: PLR0917 - replay's own arguments, passed on
+    settings: Settings,
+    topic: str,
+    first: dict[int, int],
+    last: dict[int, int],
+    keep_events: bool,
+    disowned: frozenset[tuple[int, int]],
+    workers: int,
+    progress: Callable[[int], None] | None,
+) -> AuditResult:
+    """Each partition replayed in a process of its own ("spawn": a forked Kafka client is not safe)."""
+    result = AuditResult()
+    context = multiprocessing.get_context("spawn")
+    read = 0
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        jobs = [
+            pool.submit(_replay_partition, settings, topic, p, first.get(p, 0), end, keep_events, disowned)
+            for p, end in sorted(last.items())
+            if end > first.get(p, 0)
+        ]
+        for job in as_completed(jobs):
+            part = job.result()
+            result.absorb(part)
+            read += part.event_count
+            if progress is not None:
+                progress(read)
+    return result
+
+
+def _replay_partition(  # noqa: PLR0917 - the arguments of one job, sent to another process
+    settings: Settings,
+    topic: str,
+    partition: int,
+    start: int,
+    stop: int,
+    keep_events: bool,
+    disowned: frozenset[tuple[int, int]],
+) -> AuditResult:
+    records = read_snapshot(settings, topic, start={partition: start}, stop={partition: stop})
+    return audit_records(records, topic=topic, keep_events=keep_events, disowned=disowned)

@@ -19,6 +19,10 @@ Two things make "the end" less simple than the high watermark:
   the same way: streams/worker/stall_watchdog.py). If it finds one, the lag is the offset distance,
   an upper bound that counts the markers among the records.
 
+A worker is two consumer groups (streams/worker/app.py): the command processor's (`<app id>`) on the
+command topic and the ledger processor's (`<app id>-ledger`) on the event topic. `worker_groups` names
+them; `wait_for_worker` waits for both, the commands first.
+
 No group is joined: the offsets are looked up and the peeks use assigned partitions, so measuring never
 disturbs the worker. `LagProbe` keeps its clients between measures (`--wait` and the worker's own
 sampler ask every few seconds).
@@ -35,7 +39,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec  # ty
 
 from streams.kafka.clients import new_admin, new_consumer
 from streams.kafka.retry import BROKER_REQUESTS
-from streams.kafka.settings import Settings
+from streams.kafka.settings import Settings, ledger_app_id_of
 from streams.kafka.topic_reader import TopicReadError, committed_offsets
 
 _PEEK_TIMEOUT_S = 10.0
@@ -356,6 +360,32 @@ def wait_until_caught_up(
         time.sleep(poll_s)
 
 
+def worker_groups(settings: Settings, app_id: str) -> list[tuple[str, list[str]]]:
+    """A worker's consumer groups, each with the topic it consumes: commands, then the ledger."""
+    return [(app_id, [settings.topics.commands]), (ledger_app_id_of(app_id), [settings.topics.events])]
+
+
+def wait_for_worker(
+    settings: Settings,
+    app_id: str,
+    *,
+    timeout_s: float = 600.0,
+    poll_s: float = 0.5,
+    progress: Callable[[GroupLag], None] | None = None,
+    alive: Callable[[], bool] = lambda: True,
+    stall_s: float | None = None,
+) -> float:
+    """Block until the worker has decided every command and checked every event: both its groups at lag
+    0 (`wait_for_zero_lag` each, within one `timeout_s`); returns the seconds waited."""
+    began = time.monotonic()
+    for group_id, topics in worker_groups(settings, app_id):
+        left = max(poll_s, timeout_s - (time.monotonic() - began))
+        wait_for_zero_lag(
+            settings, group_id, topics, timeout_s=left, poll_s=poll_s, progress=progress, alive=alive, stall_s=stall_s
+        )
+    return time.monotonic() - began
+
+
 __all__ = [
     "GroupLag",
     "GroupMember",
@@ -365,6 +395,8 @@ __all__ = [
     "PartitionLag",
     "group_lag",
     "lag_of",
+    "wait_for_worker",
     "wait_for_zero_lag",
     "wait_until_caught_up",
+    "worker_groups",
 ]

@@ -62,6 +62,11 @@ class TopicNames:
 DEFAULT_APP_ID = "arena-ledger"
 
 
+def ledger_app_id_of(app_id: str) -> str:
+    """The ledger processor's app id and consumer group, for a worker whose app id is `app_id`."""
+    return f"{app_id}-ledger"
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
     """How a worker runs: its identity, its state directory, its timing and its failure bounds."""
@@ -84,6 +89,19 @@ class WorkerSettings:
     # How long a stopping or crashed worker may take before the process ends anyway (eos/fatal_exit.py).
     exit_grace_s: float = 15.0
     eos_trace: bool = False  # log every unit and commit of the exactly-once layer
+    # A unit of work is a batch of at most `batch_max` messages, gathered for at most `batch_within_s`:
+    # big batches under load (each changed row written once per batch), a lone command still goes through
+    # within `batch_within_s`.
+    batch_max: int = 500
+    batch_within_s: float = 0.02
+    # Which processors this worker runs: "all" (both, in one process), "commands" or "ledger".
+    role: str = "all"
+
+    @property
+    def ledger_app_id(self) -> str:
+        """The ledger processor's own Faust app id and consumer group (its tables are named so that their
+        changelog topics are `<app id>-ledger-heads-changelog` and `<app id>-ledger-accounts-changelog`)."""
+        return ledger_app_id_of(self.app_id)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WorkerSettings:
@@ -102,6 +120,9 @@ class WorkerSettings:
             stall_timeout_s=_positive_float(env, "ARENA_STALL_TIMEOUT_S", base.stall_timeout_s),
             exit_grace_s=_positive_float(env, "ARENA_EXIT_GRACE_S", base.exit_grace_s),
             eos_trace=env.get("ARENA_EOS_TRACE") == "1",
+            batch_max=_positive_int(env, "ARENA_BATCH_MAX", base.batch_max),
+            batch_within_s=_positive_float(env, "ARENA_BATCH_WITHIN_S", base.batch_within_s),
+            role=_role(env.get("ARENA_WORKER_ROLE") or base.role),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -113,6 +134,9 @@ class WorkerSettings:
             "ARENA_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ARENA_STALL_TIMEOUT_S": str(self.stall_timeout_s),
             "ARENA_EXIT_GRACE_S": str(self.exit_grace_s),
+            "ARENA_BATCH_MAX": str(self.batch_max),
+            "ARENA_BATCH_WITHIN_S": str(self.batch_within_s),
+            "ARENA_WORKER_ROLE": self.role,
         }
         if self.web_port is not None:
             env["ARENA_WEB_PORT"] = str(self.web_port)
@@ -254,6 +278,15 @@ def _positive_float(env: Mapping[str, str], name: str, default: float, *, zero: 
     if value < 0 or (value == 0 and not zero) or value != value:  # noqa: PLR0124 - NaN is not equal to itself
         raise ValueError(f"{name} must be a {'non-negative' if zero else 'positive'} number of seconds, got {raw!r}")
     return value
+
+
+ROLES = ("all", "commands", "ledger")
+
+
+def _role(raw: str) -> str:
+    if raw not in ROLES:
+        raise ValueError(f"ARENA_WORKER_ROLE must be one of {', '.join(ROLES)}, got {raw!r}")
+    return raw
 
 
 def _port(raw: str) -> int:

@@ -13,10 +13,10 @@ decide; its rejections are events, never dead letters.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from schemas.commands import CommandDecodeError, DecodeReason, parse_command
-from schemas.events import encode_event
 from streams.domain import execute
 from streams.kafka.partitioning import partition_for
 from streams.processors.dead_letter import RoutingReason, SourceRef, dead_letter
@@ -67,6 +67,19 @@ class CommandProcessor:
         self.counters = ProcessorCounters()
 
     def handle(self, key: bytes | None, value: bytes | None, source: SourceRef) -> Handled:
+        """One command message as a unit of its own: decided, and its rows written."""
+        handled = self._process(key, value, source)
+        self.store.flush()
+        return handled
+
+    def handle_batch(self, messages: Sequence[tuple[bytes | None, bytes | None, SourceRef]]) -> list[Handled]:
+        """Several command messages as one unit, in order: each decided on the state the previous left,
+        and every changed row written once, at the end."""
+        handled = [self._process(key, value, source) for key, value, source in messages]
+        self.store.flush()
+        return handled
+
+    def _process(self, key: bytes | None, value: bytes | None, source: SourceRef) -> Handled:
         self.counters.commands += 1
         if value is None:
             return self._dead(
@@ -116,7 +129,7 @@ class CommandProcessor:
             counters.outcome(command.type, DUPLICATE)
             return Handled(duplicate=True)
         self.store.save(before, outcome.state, outcome.events)
-        encoded = tuple(encode_event(event) for event in outcome.events)
+        encoded = outcome.wire
         refused = outcome.refused
         counters.events += len(encoded)
         by_type = counters.events_by_type

@@ -11,7 +11,7 @@ of announcing it again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from schemas.alerts import ConservationAlert, encode_alert
@@ -56,9 +56,23 @@ class LedgerProcessor:
     def handle(
         self, key: bytes | None, value: bytes | None, *, topic: str, partition: int, offset: int
     ) -> tuple[ConservationAlert, ...]:
-        """Apply one event to the book; return its alerts (the agent sends them, encoded, to arena.alerts)."""
+        """Apply one event to the book as a unit of its own; return its alerts (the agent sends them,
+        encoded, to arena.alerts)."""
+        alerts = self._process(key, value, SourceRef(topic=topic, partition=partition, offset=offset))
+        self.store.flush()
+        return alerts
+
+    def handle_batch(
+        self, records: Sequence[tuple[bytes | None, bytes | None, SourceRef]]
+    ) -> list[tuple[ConservationAlert, ...]]:
+        """Several events as one unit, in order; every changed row written once, at the end."""
+        alerts = [self._process(key, value, source) for key, value, source in records]
+        self.store.flush()
+        return alerts
+
+    def _process(self, key: bytes | None, value: bytes | None, source: SourceRef) -> tuple[ConservationAlert, ...]:
         book = self.store.ensure_loaded()
-        source = SourceRef(topic=topic, partition=partition, offset=offset)
+        partition, offset = source.partition, source.offset
         try:
             if value is None:
                 raise EventDecodeError("a record without a value")

@@ -18,6 +18,11 @@ ARENA_TABLES = (ARENA_HEADERS, ARENA_AGENTS, ARENA_WINDOWS)
 LEDGER_TABLES = (LEDGER_HEADS, LEDGER_ACCOUNTS)
 ALL_TABLES = ARENA_TABLES + LEDGER_TABLES
 
+# The ledger processor runs as a Faust app of its own, `<app id>-ledger`, whose tables are named so that
+# its changelog topics are the ledger tables' (`<app id>-ledger-heads-changelog`): the app's table name
+# for each ledger table.
+LEDGER_APP_TABLE_NAMES = {LEDGER_HEADS: "heads", LEDGER_ACCOUNTS: "accounts"}
+
 
 def changelog_topic(app_id: str, table: str) -> str:
     return f"{app_id}-{table}-changelog"

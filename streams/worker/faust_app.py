@@ -19,13 +19,19 @@ from streams.eos.table import CoPartitionedTable
 from streams.kafka.settings import Settings
 
 
-def new_app(settings: Settings) -> faust.App:
+def new_app(settings: Settings, app_id: str) -> faust.App:
+    """A Faust app of the worker: the command processor's (`app_id` = the worker's) or the ledger's.
+
+    Each app is its own consumer group with its own transactions; one process may run both (role "all"),
+    and both advertise the process's web address to their group."""
     if settings.bootstrap is None:
         raise RuntimeError("resolve the cluster first (streams.broker.cluster.ensure_cluster)")
     worker = settings.worker
     brokers = [f"{SCHEME}://{server.strip()}" for server in settings.bootstrap.split(",")]
+    datadir = worker.datadir if app_id == worker.app_id else worker.datadir / app_id.removeprefix(f"{worker.app_id}-")
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
-        worker.app_id,
+        app_id,
         broker=brokers,
         broker_credentials=_credentials(settings),
         processing_guarantee="exactly_once",
@@ -39,7 +45,7 @@ def new_app(settings: Settings) -> faust.App:
         # A worker whose first metadata lacked the topics (a broker that just started) got an empty
         # assignment and waited for aiokafka's 5-minute metadata refresh to rebalance; 10 s instead.
         consumer_metadata_max_age_ms=10_000,
-        datadir=str(worker.datadir),
+        datadir=str(datadir),
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication,
         topic_disable_leader=True,
@@ -47,6 +53,9 @@ def new_app(settings: Settings) -> faust.App:
         broker_commit_interval=worker.commit_interval_s,
         # A command becomes ~5 records (events and changelog rows): let them share produce requests.
         producer_linger=worker.producer_linger_s,
+        # A unit sends its records as ready-made batches (streams/eos/batch_sender.py): let one batch hold
+        # many records (aiokafka's limit per record batch; a record batch is never split).
+        producer_max_batch_size=512 * 1024,
         broker_session_timeout=worker.session_timeout_s,
         broker_heartbeat_interval=max(1.0, worker.session_timeout_s / 4),
         # Faust's own web server stays off: the worker's endpoints are streams/worker/web/. Its address is

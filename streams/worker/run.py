@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import faust
 from faust.worker import Worker as FaustWorker
+from mode import ServiceT
 
 from streams.eos.fatal_exit import ExitCode, FatalExit
+from streams.kafka.group_offsets import carry_over
 from streams.kafka.settings import Settings, WorkerSettings
 from streams.kafka.topics import create_topics, wait_until_served, worker_topic_layout
 from streams.worker.app import build_worker
@@ -29,20 +32,27 @@ log = logging.getLogger(__name__)
 
 
 class Worker(FaustWorker):
-    """Faust's worker whose every stop is bounded, and whose crash is a fatal exit.
+    """Faust's worker whose every stop is bounded, whose crash is a fatal exit, and which runs more than one
+    app (the command and ledger roles) as apps, not as plain services.
+
+    Faust's worker treats its first app as the app: it marks it as running in a worker (without which
+    `app.in_transaction` is False and exactly-once is silently off) and attaches it to the worker's
+    beacon (through which a crash reaches the worker). The other apps get the same here.
 
     Named Worker like Faust's: its log says "[^Worker]: Ready", which supervisors and tests wait for.
     """
 
     def __init__(
         self,
-        *args: Any,  # noqa: ANN401
+        app: faust.App,
+        *others: faust.App,
         exit_policy: FatalExit,
-        fail: Any,  # noqa: ANN401
+        fail: Any,  # noqa: ANN401 - ProcessingGate.fail
         started: Callable[[], None] = lambda: None,
-        **kwargs: Any,  # noqa: ANN401
+        **kwargs: Any,  # noqa: ANN401 - Faust's worker options
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(app, *others, **kwargs)
+        self._others = others
         self._exit_policy = exit_policy
         self._fail = fail
         self._on_ready = started
@@ -50,6 +60,17 @@ class Worker(FaustWorker):
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
         self._on_ready()  # /ready may say 200 from now on (streams/worker/web/readiness.py)
+
+    async def on_start(self) -> None:
+        for other in self._others:
+            other.in_worker = True
+        await super().on_start()
+
+    def on_init_dependencies(self) -> Iterable[ServiceT]:
+        dependencies = list(super().on_init_dependencies())
+        for other in self._others:
+            other.beacon.reattach(self.beacon)
+        return dependencies
 
     async def stop(self) -> None:
         if self.crash_reason is not None:
@@ -60,7 +81,7 @@ class Worker(FaustWorker):
 
 
 def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
-    """Run a worker until it stops; returns the process exit code."""
+    """Run a worker (its role's apps) until it stops; returns the process exit code."""
     options = settings.worker
     check_web_port(options)
     layout = worker_topic_layout(settings, options.app_id)
@@ -68,25 +89,38 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     waited = wait_until_served(settings, [spec.name for spec in layout], partitions=settings.partitions)
     if created:
         log.info("created %d topic(s) (%s); served after %.2fs", len(created), ", ".join(created), waited)
+    if options.role in {"all", "ledger"}:
+        carried = carry_over(
+            settings, topic=settings.topics.events, from_group=options.app_id, to_group=options.ledger_app_id
+        )
+        if carried:
+            log.info(
+                "the ledger group %s starts where %s had got to: %s", options.ledger_app_id, options.app_id, carried
+            )
     worker = build_worker(settings)
-    gate = worker.exactly_once.gate
-    topics = settings.topics
-    watchdog = StallWatchdog(
-        gate,
-        worker.app.loop,
-        CommittedRecordsWaiting(settings, options.app_id),
-        stall_s=options.stall_timeout_s,
-        source_topics=frozenset({topics.commands, topics.events}),
-    )
+    gates = [role.exactly_once.gate for role in worker.roles]
+    watchdogs = [
+        StallWatchdog(
+            role.exactly_once.gate,
+            role.app.loop,
+            CommittedRecordsWaiting(settings, role.app.conf.id),
+            stall_s=options.stall_timeout_s,
+            source_topics=frozenset({role.source_topic}),
+        )
+        for role in worker.roles
+    ]
+    first, *others = worker.apps
     web = worker.web
     faust_worker = Worker(
-        worker.app,
+        first,
+        *others,
         loglevel=loglevel,
-        exit_policy=gate.exit,
-        fail=gate.fail,
+        exit_policy=gates[0].exit,
+        fail=gates[0].fail,
         started=web.readiness.started if web is not None else lambda: None,
     )
-    watchdog.start()
+    for watchdog in watchdogs:
+        watchdog.start()
     try:
         faust_worker.execute_from_commandline()
     except SystemExit as exc:
@@ -94,9 +128,10 @@ def run_worker(settings: Settings, *, loglevel: str = "info") -> int:
     else:  # pragma: no cover - execute_from_commandline always raises SystemExit
         code = 0
     finally:
-        watchdog.stop()
-    if gate.exit.code is not None:
-        return int(gate.exit.code)
+        for watchdog in watchdogs:
+            watchdog.stop()
+    if gates[0].exit.code is not None:
+        return int(gates[0].exit.code)
     if faust_worker.crash_reason is not None or code != 0:
         log.critical("worker exiting with code %d: %r", ExitCode.CRASHED, faust_worker.crash_reason)
         return int(ExitCode.CRASHED)

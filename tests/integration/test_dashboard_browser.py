@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from producers.publisher import CommandPublisher
 from producers.simulation import SimulationConfig, simulate
-from streams.kafka.lag import wait_for_zero_lag
+from streams.kafka.lag import wait_for_worker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.report.money import format_money
@@ -34,7 +34,7 @@ def test_the_dashboard_shows_each_arena_s_treasury_as_the_api_gives_it(
         with CommandPublisher(settings) as publisher:
             publisher.publish_many(simulate(config, partitioner=partition_for).commands())
             publisher.publish_raw("not-json", b"{this is not json")  # one dead letter to show
-        wait_for_zero_lag(settings, app_id, [settings.topics.commands, settings.topics.events], timeout_s=300)
+        wait_for_worker(settings, app_id, timeout_s=300)
         arenas = get(url, "/arenas")[1]["arenas"]
         driver = headless_chromium(tmp_path / "chromium-profile")
         try:

@@ -20,7 +20,7 @@ from producers.publisher import CommandPublisher
 from schemas.alerts import decode_alert
 from schemas.commands import Command, encode_command, parse_command
 from schemas.events import Event, decode_event
-from streams.kafka.lag import LagTimeout, wait_for_zero_lag
+from streams.kafka.lag import LagTimeout, wait_for_worker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.worker.process import WorkerHandle, running_worker
@@ -73,8 +73,7 @@ def _publish(settings: Settings, raws: list[tuple[str, bytes]]) -> None:
 
 def _caught_up(settings: Settings, app_id: str, worker: WorkerHandle) -> float:
     try:
-        topics = [settings.topics.commands, settings.topics.events]
-        return wait_for_zero_lag(settings, app_id, topics, timeout_s=TIMEOUT_S, alive=worker.alive)
+        return wait_for_worker(settings, app_id, timeout_s=TIMEOUT_S, alive=worker.alive)
     except LagTimeout as exc:
         pytest.fail(f"{exc}\n{worker.log_tail(6000)}")
 

@@ -71,7 +71,7 @@ def test_the_main_job_runs_on_workers_it_did_not_start(settings: Settings, prefi
         assert worker.alive(), "the main job must leave a worker it did not start running"
     text = "\n".join(lines)
     assert outcome.exit_code == 0, text
-    assert f"1 worker(s) of group {app_id} running (not started here)" in text
+    assert f"the running workers of {app_id} (not started here): 1 in {app_id}, 1 in {app_id}-ledger" in text
     assert not (outcome.report_dir / "worker.log").exists()  # no worker of its own
     assert (outcome.report_dir / "index.html").exists()
 

@@ -13,7 +13,7 @@ from schemas.alerts import decode_alert
 from schemas.commands import encode_command
 from schemas.events import decode_event, digest
 from streams.cli import main
-from streams.kafka.lag import wait_for_zero_lag
+from streams.kafka.lag import wait_for_worker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.processors.dead_letter import decode_dead_letter
@@ -55,7 +55,7 @@ def test_arenas_over_partitions_get_exactly_the_core_s_events_in_order(
             for arena, raw in schedule:
                 publisher.publish_raw(arena, raw)
         # Lag 0 on both topics: every event is committed and checked, nothing more will come.
-        wait_for_zero_lag(settings, f"{prefix}app", [settings.topics.commands, settings.topics.events], timeout_s=180)
+        wait_for_worker(settings, f"{prefix}app", timeout_s=180)
         records = read_all(settings, settings.topics.events)
         dead = read_all(settings, settings.topics.dlq)
         alerts = read_all(settings, settings.topics.alerts)
@@ -111,13 +111,13 @@ def test_a_forged_event_is_said_once_the_arena_is_reported_compromised_and_the_w
     with running_worker(settings, app_id, tmp_path):
         with CommandPublisher(settings) as publisher:
             publisher.publish_many(before)
-        wait_for_zero_lag(settings, app_id, [settings.topics.commands, settings.topics.events], timeout_s=120)
+        wait_for_worker(settings, app_id, timeout_s=120)
         with CommandPublisher(settings, topic=settings.topics.events) as writer:
             writer.publish_raw(arena, orjson.dumps(forged_doc))
         with CommandPublisher(settings) as publisher:
             publisher.publish_many(after)
         # every command decided and every event (the forged one too) checked by the ledger processor
-        wait_for_zero_lag(settings, app_id, [settings.topics.commands, settings.topics.events], timeout_s=180)
+        wait_for_worker(settings, app_id, timeout_s=180)
         events = read_all(settings, settings.topics.events)
         alerts = [decode_alert(r.value) for r in read_all(settings, settings.topics.alerts) if r.value]
 

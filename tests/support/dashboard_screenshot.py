@@ -21,7 +21,7 @@ from producers.simulation import SimulationConfig, simulate
 from schemas.commands import encode_command
 from streams.broker.cluster import ensure_cluster
 from streams.broker.launcher import project_root
-from streams.kafka.lag import wait_for_zero_lag
+from streams.kafka.lag import wait_for_worker
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
                 time.sleep(0.2)
         with CommandPublisher(settings, topic=settings.topics.events) as forger:
             forger.publish_raw(tampered, b'{"not": "an event the worker wrote"}')
-        wait_for_zero_lag(settings, app_id, [settings.topics.events], timeout_s=120)
+        wait_for_worker(settings, app_id, timeout_s=120)
         time.sleep(6)  # one more sampling period, so the lag chart comes back down
         driver = headless_chromium(workdir / "chromium-profile", width=1400, height=1300)
         try:

@@ -20,7 +20,7 @@ STALL_AFTER = int(os.environ.get("ARENA_TEST_STALL_AFTER", "5"))
 
 
 def main() -> int:
-    handle = streams.processors.command_processor.CommandProcessor.handle
+    handle = streams.processors.command_processor.CommandProcessor._process
     seen = [0]
 
     def blocking_handle(self: streams.processors.command_processor.CommandProcessor, *args: Any, **kwargs: Any) -> Any:
@@ -29,7 +29,7 @@ def main() -> int:
             time.sleep(3600)
         return handle(self, *args, **kwargs)
 
-    streams.processors.command_processor.CommandProcessor.handle = blocking_handle  # type: ignore[method-assign]
+    streams.processors.command_processor.CommandProcessor._process = blocking_handle  # type: ignore[method-assign]
     from streams.cli import main as arena  # noqa: PLC0415
 
     return arena(["worker", *sys.argv[1:]])

@@ -79,12 +79,16 @@ def _history(arena_id: str, *, window: int = 1_000, pnl_days: int = 3) -> Iterat
     yield cmd("RunEvolutionCycle", cycle=1)
 
 
-def _run(store: ArenaStore, arena_id: str, commands: Iterator[Any]) -> ArenaState:
+def _run(store: ArenaStore, arena_id: str, commands: Iterator[Any], *, batch: int = 1) -> ArenaState:
+    """Run the commands, flushing the store every `batch` commands (the worker's unit of work)."""
     state = store.load(arena_id)
-    for cmd in commands:
+    for n, cmd in enumerate(commands, start=1):
         outcome = execute(state, cmd)
         store.save(state, outcome.state, outcome.events)
         state = outcome.state
+        if n % batch == 0:
+            store.flush()
+    store.flush()
     return state
 
 
@@ -97,7 +101,8 @@ def arena_round_trip(tables: Tables) -> Observation:
 
 
 def window_rows_leave_with_their_ids(tables: Tables) -> Observation:
-    """The idempotency window keeps only the newest ids: older rows are deleted from the table."""
+    """The idempotency window keeps only the newest ids: a whole chunk row of evicted ids is deleted, and
+    what a chunk still holds below the window's head is not remembered."""
     arena_id = "window"
     expected = _run(_arena_store(tables), arena_id, _history(arena_id, window=3, pnl_days=4))
     windows = tables(ARENA_WINDOWS)
@@ -111,23 +116,27 @@ def window_rows_leave_with_their_ids(tables: Tables) -> Observation:
 
 
 def only_changed_rows_are_written(tables: Tables) -> Observation:
-    """A PnL command rewrites the header, its agent's row and one window entry — not the whole arena."""
+    """A batch of PnL commands of one agent rewrites the header, that agent's row and the newest window
+    chunk, each once — not the whole arena, and not once per command."""
     arena_id = "changed-rows"
     store = _arena_store(tables)
     state = _run(store, arena_id, _history(arena_id, pnl_days=1))
     counted = {name: _Counting(tables(name)) for name in (ARENA_HEADERS, ARENA_AGENTS, ARENA_WINDOWS)}
     counting = ArenaStore(counted[ARENA_HEADERS], counted[ARENA_AGENTS], counted[ARENA_WINDOWS])
-    one_more = command(
-        "RecordPnL",
-        arena_id=arena_id,
-        command_id=f"{arena_id}-last",
-        agent_id="a",
-        amount=money(100),
-        period=99,
-        source="simulation",
-    )
-    outcome = execute(state, one_more)
-    counting.save(state, outcome.state, outcome.events)
+    for period in range(10, 20):  # ten PnL records of one agent in one batch
+        one_more = command(
+            "RecordPnL",
+            arena_id=arena_id,
+            command_id=f"{arena_id}-pnl-{period}",
+            agent_id="a",
+            amount=money(100),
+            period=period,
+            source="simulation",
+        )
+        outcome = execute(state, one_more)
+        counting.save(state, outcome.state, outcome.events)
+        state = outcome.state
+    counting.flush()
     return {name: [table.writes, table.deletes] for name, table in counted.items()}
 
 
@@ -146,6 +155,7 @@ def ledger_round_trip(tables: Tables) -> Observation:
             touched = {account for posting in decoded.postings for account in (posting.debit, posting.credit)}
             touched.update(AGENT_PREFIX + agent_id for agent_id in touched_agents(decoded))
             store.save(book.arena(arena_id), touched)
+    store.flush()
     fresh = LedgerStore(tables(LEDGER_HEADS), tables(LEDGER_ACCOUNTS)).ensure_loaded().arena(arena_id)
     kept = book.arena(arena_id)
     return {

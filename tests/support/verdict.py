@@ -17,7 +17,7 @@ from streams.history.live_state import compare, live_states
 from streams.history.replay import replay
 from streams.kafka.lag import LagTimeout, wait_for_zero_lag
 from streams.kafka.partitioning import partition_for
-from streams.kafka.settings import Settings
+from streams.kafka.settings import Settings, ledger_app_id_of
 from streams.kafka.topic_reader import read_snapshot
 
 
@@ -96,7 +96,9 @@ def settle_and_judge(
     audit = replay(settings)
     if figures.error is None:
         try:  # the ledger processor has checked every event
-            wait_for_zero_lag(settings, app_id, [settings.topics.events], timeout_s=timeout_s, alive=alive)
+            wait_for_zero_lag(
+                settings, ledger_app_id_of(app_id), [settings.topics.events], timeout_s=timeout_s, alive=alive
+            )
         except LagTimeout as exc:
             figures.error = str(exc)
     alerts = [decode_alert(r.value) for r in read_snapshot(settings, settings.topics.alerts) if r.value]

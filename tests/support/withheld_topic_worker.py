@@ -68,7 +68,8 @@ def main() -> int:
                 created.append(True)
                 _create_withheld(settings)
 
-        worker.app.on_partitions_assigned.connect(on_assigned)
+        for app in worker.apps:
+            app.on_partitions_assigned.connect(on_assigned)
         return worker
 
     streams.worker.app.build_worker = build_then_create_late

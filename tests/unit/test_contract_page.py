@@ -56,6 +56,8 @@ def test_the_worked_hash_example_hashes_to_its_hash_by_the_recipe_on_the_page() 
     assert _stdlib_canonical(doc) == canonical == canonical_bytes(doc)
     assert f"({len(canonical)} bytes" in PAGE
     assert hashlib.sha256(canonical).hexdigest() == expected_hash == doc["hash"] == digest(doc)
+    # As the page says: the record minus its hash member is the canonical bytes.
+    assert written.encode().replace(f',"hash":"{expected_hash}"'.encode(), b"") == canonical
 
 
 def test_the_worked_example_is_what_the_core_writes_for_the_page_s_first_commands() -> None:
@@ -65,7 +67,7 @@ def test_the_worked_example_is_what_the_core_writes_for_the_page_s_first_command
     second = execute(first.state, parse_command(fund))
     (created,) = first.events
     (funded,) = second.events
-    assert encode_event(funded).decode() == _block_after("hash-example:written")
+    assert second.wire[0].decode() == _block_after("hash-example:written") == encode_event(funded).decode()
     assert funded.prev_hash == created.hash and created.hash.startswith("b4ffb490")
     assert "occurred_at` 1700000000000" in PAGE and created.occurred_at == 1_700_000_000_000
 

@@ -92,7 +92,7 @@ def _worker(peer_url: str, *, served: tuple[int, ...] = HERE) -> tuple[LocalTabl
         app,  # type: ignore[arg-type]
         gate,
         store,
-        ledger.store,
+        ledger.store.peek,
         commands_topic=COMMANDS,
         partitions=4,
         url="http://me",

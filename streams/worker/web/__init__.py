@@ -1,6 +1,7 @@
 """The worker's read side over HTTP: queries over its tables, health, metrics and a live dashboard.
 
-    install.py     serve_web(...): everything below assembled and attached to the worker's Faust app
+    install.py     serve_web(...): everything below assembled and served once per worker process
+    served.py      the roles the process runs (commands, ledger), each with its gate and partitions
     server.py      the aiohttp server as a service of the Faust app (up before the first assignment)
     guard.py       the token check on every request; errors.py: every error a JSON answer
     local.py       what this worker's tables can answer now (partitions served, committed or not)

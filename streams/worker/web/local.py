@@ -28,7 +28,6 @@ from streams.eos import faust_private
 from streams.eos.gate import ProcessingGate
 from streams.kafka.partitioning import partition_for
 from streams.store.arena_store import ArenaStore
-from streams.store.ledger_store import LedgerStore
 
 
 class LocalTables:
@@ -37,7 +36,7 @@ class LocalTables:
         app: AppT,
         gate: ProcessingGate,
         arenas: ArenaStore,
-        ledger: LedgerStore,
+        book: Callable[[str], ArenaBook | None],
         *,
         commands_topic: str,
         partitions: int,
@@ -47,7 +46,7 @@ class LocalTables:
         self._app = app
         self._gate = gate
         self._arenas = arenas
-        self._ledger = ledger
+        self._book = book
         self._commands = commands_topic
         self.partitions = partitions
         self.url = url
@@ -79,7 +78,9 @@ class LocalTables:
         return state if state is not None and state.on_record else None
 
     def book(self, arena_id: str) -> ArenaBook | None:
-        return self._ledger.peek(arena_id)
+        """The ledger processor's book of the arena when this worker's ledger role serves its partition of
+        the event topic; None otherwise (the breakdown then has no ledger view)."""
+        return self._book(arena_id)
 
     def arenas(self, partitions: frozenset[int]) -> list[ArenaState]:
         """Every arena on record in these partitions, in id order."""

@@ -2,7 +2,7 @@
 
 Counting stays cheap on the hot path. The processors keep plain counts (a dict increment per message,
 streams/processors/); a collector reads them only when Prometheus scrapes, so the counters *are* the
-processors' counts. The exactly-once layer calls an observer once per message and once per commit
+processors' counts. The exactly-once layer calls an observer once per unit (a batch) and once per commit
 (streams/eos/observer.py): this module's observer feeds histograms with their label children looked up
 once per topic, not per message. Lag comes from the sampler (off the event loop, streams/worker/web/sampler.py).
 
@@ -16,12 +16,14 @@ Names follow Prometheus' conventions: a `arena_` prefix, `_total` for counters, 
     arena_ledger_events_total                   events checked by the ledger processor
     arena_alerts_total{check}                   conservation and integrity alerts
     arena_transaction_commit_duration_seconds   histogram of commits (drain + commit); _count is the commits
-    arena_processing_duration_seconds{processor}  histogram: one message's work (command, ledger)
+    arena_unit_duration_seconds{processor}      histogram: one unit's work (command, ledger); a unit is a
+                                                batch of messages processed and committed together
+    arena_unit_messages{processor}              histogram: messages per unit (the batch sizes)
     arena_record_latency_seconds{processor}     histogram: from the record's timestamp to its processing's end
-    arena_consumer_lag_records{topic,partition} the group's lag on the partitions this worker holds (sampled)
+    arena_consumer_lag_records{topic,partition} each role's group lag on the partitions it holds (sampled)
     arena_recovery_duration_seconds{partition}  the last recovery that loaded the partition's tables
     arena_recoveries_total                      recoveries that loaded tables
-    arena_partitions_assigned                   partitions of the command topic this worker holds
+    arena_partitions_assigned{role}             partitions of its source topic each role holds
     arena_ready                                 1 when /ready answers 200
     process_*                                   the library's process collector: CPU seconds, memory, fds
 """
@@ -29,7 +31,7 @@ Names follow Prometheus' conventions: a `arena_` prefix, `_total` for counters, 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
 from faust.types import Message
 from prometheus_client import (
@@ -53,6 +55,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 _PROCESSING_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+_UNIT_SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
 _COMMIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 LagReading = Callable[[], Mapping[tuple[str, int], int]]
@@ -63,8 +66,8 @@ class _ProcessorCounts(Collector):
 
     def __init__(
         self,
-        commands: ProcessorCounters,
-        ledger: LedgerCounters,
+        commands: ProcessorCounters | None,
+        ledger: LedgerCounters | None,
         readiness: Callable[[], Readiness],
         lag: LagReading,
     ) -> None:
@@ -75,32 +78,41 @@ class _ProcessorCounts(Collector):
 
     def collect(self) -> Iterator[Metric]:
         commands, ledger = self._commands, self._ledger
-        by_outcome = CounterMetricFamily(
-            "arena_commands", "Command messages by command type and outcome.", labels=["type", "outcome"]
-        )
-        for (command_type, outcome), count in sorted(dict(commands.by_type_and_outcome).items()):
-            by_outcome.add_metric([command_type, outcome], count)
-        yield by_outcome
-        yield _labelled(
-            "arena_events", "Events decided by the command processor, by type.", "type", commands.events_by_type
-        )
-        yield _labelled(
-            "arena_rejections", "Commands refused by the core, by reason.", "reason", commands.rejections_by_reason
-        )
-        yield _labelled(
-            "arena_dead_letters", "Messages dead-lettered, by reason.", "reason", commands.by_dead_letter_reason
-        )
-        yield CounterMetricFamily("arena_ledger_events", "Events checked by the ledger processor.", value=ledger.events)
-        yield _labelled(
-            "arena_alerts", "Conservation and integrity alerts raised, by check.", "check", ledger.alerts_by_check
-        )
+        if commands is not None:  # a worker without the role has no such series
+            by_outcome = CounterMetricFamily(
+                "arena_commands", "Command messages by command type and outcome.", labels=["type", "outcome"]
+            )
+            for (command_type, outcome), count in sorted(dict(commands.by_type_and_outcome).items()):
+                by_outcome.add_metric([command_type, outcome], count)
+            yield by_outcome
+            yield _labelled(
+                "arena_events", "Events decided by the command processor, by type.", "type", commands.events_by_type
+            )
+            yield _labelled(
+                "arena_rejections", "Commands refused by the core, by reason.", "reason", commands.rejections_by_reason
+            )
+            yield _labelled(
+                "arena_dead_letters", "Messages dead-lettered, by reason.", "reason", commands.by_dead_letter_reason
+            )
+        if ledger is not None:
+            yield CounterMetricFamily(
+                "arena_ledger_events", "Events checked by the ledger processor.", value=ledger.events
+            )
+            yield _labelled(
+                "arena_alerts", "Conservation and integrity alerts raised, by check.", "check", ledger.alerts_by_check
+            )
         readiness = self._readiness()
         yield GaugeMetricFamily("arena_ready", "1 when /ready answers 200.", value=int(readiness.ready))
-        yield GaugeMetricFamily(
+        assigned = GaugeMetricFamily(
             "arena_partitions_assigned",
-            "Partitions of the command topic this worker holds.",
-            value=len(readiness.assigned_partitions),
+            "Partitions of its source topic each role of this worker holds (commands: the command topic, "
+            "ledger: the event topic).",
+            labels=["role"],
         )
+        held = {"commands": readiness.assigned_partitions, "ledger": readiness.ledger_partitions}
+        for role in readiness.roles:
+            assigned.add_metric([role], len(held.get(role, [])))
+        yield assigned
         lag = GaugeMetricFamily(
             "arena_consumer_lag_records",
             "The group's lag on each partition this worker holds (sampled; 0 when only transaction markers remain).",
@@ -123,8 +135,8 @@ class WorkerMetrics(EosObserver):
 
     def __init__(
         self,
-        commands: ProcessorCounters,
-        ledger: LedgerCounters,
+        commands: ProcessorCounters | None,
+        ledger: LedgerCounters | None,
         *,
         processors: Mapping[str, str],
         readiness: Callable[[], Readiness],
@@ -136,10 +148,17 @@ class WorkerMetrics(EosObserver):
         self.registry = CollectorRegistry()
         self._processors = dict(processors)  # topic -> processor label
         self._processing = Histogram(
-            "arena_processing_duration_seconds",
-            "One message's work in its processor (decode, decide, table writes, sends queued).",
+            "arena_unit_duration_seconds",
+            "One unit's work in its processor (a batch of messages: decode, decide, table writes, sends).",
             ["processor"],
             buckets=_PROCESSING_BUCKETS,
+            registry=self.registry,
+        )
+        self._unit_size = Histogram(
+            "arena_unit_messages",
+            "Messages per unit: the batch sizes the worker processes and commits together.",
+            ["processor"],
+            buckets=_UNIT_SIZE_BUCKETS,
             registry=self.registry,
         )
         self._latency = Histogram(
@@ -165,19 +184,29 @@ class WorkerMetrics(EosObserver):
         self._recoveries = Counter(
             "arena_recoveries", "Recoveries that loaded tables from the committed changelog.", registry=self.registry
         )
-        self._children: dict[str, tuple[Histogram, Histogram]] = {}
+        self._children: dict[str, tuple[Histogram, Histogram, Histogram]] = {}
         self.registry.register(_ProcessorCounts(commands, ledger, readiness, lag))
         ProcessCollector(registry=self.registry)
 
-    def unit_done(self, message: Message, seconds: float) -> None:
-        children = self._children.get(message.topic)
+    def unit_done(self, messages: Sequence[Message], seconds: float) -> None:
+        if not messages:
+            return
+        topic = messages[0].topic  # a unit comes from one agent's stream: one topic
+        children = self._children.get(topic)
         if children is None:
-            label = self._processors.get(message.topic, "other")
-            children = self._children[message.topic] = (self._processing.labels(label), self._latency.labels(label))
-        processing, latency = children
+            label = self._processors.get(topic, "other")
+            children = self._children[topic] = (
+                self._processing.labels(label),
+                self._unit_size.labels(label),
+                self._latency.labels(label),
+            )
+        processing, size, latency = children
         processing.observe(seconds)
-        if message.timestamp:
-            latency.observe(max(0.0, time.time() - message.timestamp))
+        size.observe(len(messages))
+        now = time.time()
+        for message in messages:
+            if message.timestamp:
+                latency.observe(max(0.0, now - message.timestamp))
 
     def committed(self, seconds: float) -> None:
         self._commit.observe(seconds)

@@ -1,9 +1,10 @@
 """Lag and throughput, sampled every few seconds on a thread of its own: never on the event loop.
 
 Each period (5 s, aligned to the wall clock so that every worker's samples line up) the sampler reads
-the processors' counts and measures the group's lag on the partitions this worker holds, with the same
-code as `arena lag` (streams/kafka/lag.py: committed offsets against the last stable offsets, transaction
-markers not counted). That is a handful of broker requests per period, none per message. The latest lag
+the processors' counts and measures each role's group lag on the partitions this worker holds (the
+command group on the command topic, the ledger group on the event topic), with the same code as
+`arena lag` (streams/kafka/lag.py: committed offsets against the last stable offsets, transaction markers
+not counted). That is a handful of broker requests per period, none per message. The latest lag
 feeds `arena_consumer_lag_records`; the last ten minutes of samples feed the dashboard's charts.
 """
 
@@ -13,7 +14,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from faust.types import TP
@@ -32,7 +34,16 @@ class Sample:
     at: float  # the end of the period, epoch seconds
     commands: int  # commands processed by this worker so far
     events_checked: int  # events checked by its ledger processor so far
-    lag: int  # the group's lag on this worker's partitions, both topics
+    lag: int  # the groups' lag on this worker's partitions, both topics
+
+
+@dataclass(frozen=True)
+class LagWatch:
+    """One role's consumer group and the partitions of its source topic this worker holds."""
+
+    group_id: str
+    topic: str
+    assigned: Callable[[], Collection[TP]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,19 +56,15 @@ class Sampler:
     def __init__(
         self,
         settings: Settings,
-        group_id: str,
+        watches: Sequence[LagWatch],
         *,
-        assigned: Callable[[], Collection[TP]],
         counts: Callable[[], Counts],
-        source_topics: frozenset[str],
         period_s: float = PERIOD_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
-        self._group_id = group_id
-        self._assigned = assigned
+        self._watches = list(watches)
         self._counts = counts
-        self._sources = source_topics
         self.period_s = period_s
         self._clock = clock
         self._samples: deque[Sample] = deque(maxlen=KEPT)
@@ -80,26 +87,31 @@ class Sampler:
         return list(self._samples)
 
     def _run(self) -> None:
-        with LagProbe(self._settings, self._group_id) as probe:
+        with ExitStack() as stack:
+            probes = [stack.enter_context(LagProbe(self._settings, watch.group_id)) for watch in self._watches]
             while True:
                 now = self._clock()
                 boundary = (now // self.period_s + 1) * self.period_s
                 if self._stopped.wait(boundary - now):
                     return
-                self.sample(probe, at=boundary)
+                self.sample(probes, at=boundary)
 
-    def sample(self, probe: LagProbe, *, at: float) -> Sample:
+    def sample(self, probes: Sequence[LagProbe], *, at: float) -> Sample:
         counts = self._counts()
-        held = [(tp.topic, tp.partition) for tp in self._assigned() if tp.topic in self._sources]
+        lag: dict[tuple[str, int], int] = {}
         try:
-            measured = probe.measure(sorted(self._sources), only=held, members=False) if held else None
+            for watch, probe in zip(self._watches, probes, strict=True):
+                held = [(tp.topic, tp.partition) for tp in watch.assigned() if tp.topic == watch.topic]
+                if held:
+                    measured = probe.measure([watch.topic], only=held, members=False)
+                    lag.update({(p.topic, p.partition): p.lag for p in measured.partitions})
         except Exception as exc:  # noqa: BLE001 - a broker that does not answer must not end the sampler
             if self._failing != type(exc).__name__:
                 log.warning("lag sampler: could not measure the lag (%r); keeping the last figures", exc)
                 self._failing = type(exc).__name__
         else:
             self._failing = None
-            self._lag = {(p.topic, p.partition): p.lag for p in measured.partitions} if measured else {}
+            self._lag = lag
         sample = Sample(
             at=at, commands=counts.commands, events_checked=counts.events_checked, lag=sum(self._lag.values())
         )
