@@ -6,7 +6,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-kafka-3.9 setup setup-tests lint typecheck unit integration schemas bench broker-stop clean
+.PHONY: run test test-kafka-3.9 setup setup-tests lint typecheck unit integration schemas bench docker-smoke broker-stop clean
 
 setup:
 	@bash .ci/setup
@@ -44,6 +44,11 @@ schemas: setup-tests
 
 bench: setup-tests
 	$(BIN)/python -m benchmarks
+
+# The Docker smoke test (README, "Docker"): images built here, docker-compose.yml to a passed audit, the
+# testcontainers fixture. Not part of `make test`: it needs root or a Docker daemon.
+docker-smoke: setup-tests
+	bash container/smoke.sh
 
 broker-stop:
 	-$(BIN)/arena broker stop

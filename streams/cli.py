@@ -549,7 +549,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     source = SimulationSource(_simulation_config(args, settings))
-    options = MainJobOptions(report_root=Path(args.report_dir))
+    options = MainJobOptions(report_root=Path(args.report_dir), external_workers=args.external_workers)
     try:
         return run_main_job(settings, source, options).exit_code
     except MainJobFailed as exc:
@@ -725,6 +725,11 @@ def _add_engines(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     _cluster_flags(run)
     _simulation_flags(run)
     run.add_argument("--report-dir", default="reports", help="where run-<time>/ and latest/ go (default: reports)")
+    run.add_argument(
+        "--external-workers",
+        action="store_true",
+        help="start no worker: use the group's workers already running (docker-compose.yml, a deployment)",
+    )
     run.set_defaults(handler=_run)
 
 

@@ -9,6 +9,11 @@ checked every event, collect alerts and dead letters, and write the report.
 
 The exit code is the verdict: 0 only when the audit passed, the rebuilt state matched, and no alert
 was raised.
+
+With `external_workers` (`arena run --external-workers`) the job starts no worker: the workers of the
+group already run somewhere else (docker-compose.yml's `worker` service, a deployment), and the job waits
+until each of the worker's two groups has a member, then does everything else the same way. It cannot restart
+them; their supervisor (Compose's restart policy) does, and the stall limit still ends the wait.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from schemas.commands import Command
 from streams.broker.cluster import ensure_cluster
 from streams.domain import ArenaState
 from streams.history.audit import AuditResult, audit_records
-from streams.kafka.lag import GroupLag, LagTimeout, wait_for_zero_lag
+from streams.kafka.lag import GroupLag, LagTimeout, group_lag, wait_for_zero_lag, worker_groups
 from streams.kafka.partitioning import partition_for
 from streams.kafka.settings import Settings
 from streams.kafka.topic_reader import read_snapshot
@@ -78,6 +83,10 @@ class MainJobOptions:
     # ends a stalled worker after ARENA_STALL_TIMEOUT_S (60 s) and its restart recovers in seconds, so
     # this is the backstop for a worker that neither works nor exits.
     stall_s: float = 180.0
+    # The workers run elsewhere (Compose, a deployment): start none, wait for one of the group to join.
+    external_workers: bool = False
+    # How long to wait for the first member of the group when the workers are external.
+    external_join_s: float = 180.0
 
 
 class MainJobFailed(RuntimeError):
@@ -115,21 +124,30 @@ def run_main_job(
     )
 
     began = time.monotonic()
-    worker = SupervisedWorker(
-        settings,
-        settings.worker.app_id,
-        run_dir,
-        max_restarts=options.worker_restarts,
-        say=lambda m: out(f"             {m}"),
-    )
+    worker: SupervisedWorker | ExternalWorkers
+    if options.external_workers:
+        worker = ExternalWorkers(settings, join_timeout_s=options.external_join_s)
+        where = "the workers' own logs (docker compose logs worker)"
+    else:
+        worker = SupervisedWorker(
+            settings,
+            settings.worker.app_id,
+            run_dir,
+            max_restarts=options.worker_restarts,
+            say=lambda m: out(f"             {m}"),
+        )
+        where = f"worker log: {worker.log_path}"
     try:
         with worker:
-            step("worker", f"ready in {time.monotonic() - began:.1f}s (log {worker.log_path})")
-            run = _run_with_worker(settings, source, options, worker, step=step, out=out)
+            if isinstance(worker, ExternalWorkers):
+                step("worker", f"{worker.describe()} after {time.monotonic() - began:.1f}s")
+            else:
+                step("worker", f"ready in {time.monotonic() - began:.1f}s (log {worker.log_path})")
+            run = _run_with_worker(settings, source, options, worker.ensure_running, step=step, out=out)
     except WorkerFailed as exc:
         raise MainJobFailed(str(exc)) from None
     except LagTimeout as exc:
-        raise MainJobFailed(f"{exc}; worker log: {worker.log_path}") from None
+        raise MainJobFailed(f"{exc}; {where}") from None
 
     audit, mismatched = run.audit, run.mismatched
     problems = list(audit.problems) + [f"arena {a}: rebuilt state differs from the expected one" for a in mismatched]
@@ -171,13 +189,13 @@ def _run_with_worker(
     settings: Settings,
     source: CommandSource,
     options: MainJobOptions,
-    worker: SupervisedWorker,
+    alive: Callable[[], bool],
     *,
     step: _Steps,
     out: Callable[[str], None],
 ) -> _RunResult:
     step("simulate", source.describe())
-    published, seconds = _publish_and_wait(settings, source, options, worker=worker, step=step, out=out)
+    published, seconds = _publish_and_wait(settings, source, options, alive=alive, step=step, out=out)
 
     step("audit", f"replaying {settings.topics.events} through the pure book")
     audit = audit_records(read_snapshot(settings, settings.topics.events), topic=settings.topics.events)
@@ -195,7 +213,7 @@ def _run_with_worker(
         settings.worker.ledger_app_id,
         [settings.topics.events],
         timeout_s=options.timeout_s,
-        alive=worker.ensure_running,
+        alive=alive,
         stall_s=options.stall_s,
     )
     return _RunResult(
@@ -214,7 +232,7 @@ def _publish_and_wait(
     source: CommandSource,
     options: MainJobOptions,
     *,
-    worker: SupervisedWorker,
+    alive: Callable[[], bool],
     step: _Steps,
     out: Callable[[str], None],
 ) -> tuple[int, float]:
@@ -243,10 +261,57 @@ def _publish_and_wait(
         [settings.topics.commands],
         timeout_s=options.timeout_s,
         progress=show_lag,
-        alive=worker.ensure_running,
+        alive=alive,
         stall_s=options.stall_s,
     )
     return published, time.monotonic() - publish_began
+
+
+class ExternalWorkers:
+    """The workers of the group that someone else runs: waited for, never started, stopped or restarted.
+
+    A worker is two consumer groups (the command processor's and the ledger processor's, one process or
+    two roles), so both must have a member before anything is published.
+    """
+
+    def __init__(self, settings: Settings, *, join_timeout_s: float = 180.0, poll_s: float = 1.0) -> None:
+        self._settings = settings
+        self._join_timeout_s = join_timeout_s
+        self._poll_s = poll_s
+        self.members: dict[str, int] = {}
+
+    def __enter__(self) -> ExternalWorkers:
+        self.members = self._wait_for_members()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n} in {group}" for group, n in self.members.items())
+        return f"the running workers of {self._settings.worker.app_id} (not started here): {counts}"
+
+    def ensure_running(self) -> bool:
+        """Always True: their supervisor restarts them; a worker that is gone for good ends in the stall limit."""
+        return True
+
+    def _wait_for_members(self) -> dict[str, int]:
+        settings, app_id = self._settings, self._settings.worker.app_id
+        deadline = time.monotonic() + self._join_timeout_s
+        while True:
+            members = {
+                group: len(group_lag(settings, group, topics).members)
+                for group, topics in worker_groups(settings, app_id)
+            }
+            if all(members.values()):
+                return members
+            if time.monotonic() > deadline:
+                empty = ", ".join(group for group, n in members.items() if not n)
+                raise WorkerFailed(
+                    f"no worker of group {empty} joined within {self._join_timeout_s:.0f}s; "
+                    "--external-workers needs them running (docker compose up worker)"
+                )
+            time.sleep(self._poll_s)
 
 
 class _Steps:

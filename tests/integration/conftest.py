@@ -1,7 +1,9 @@
 """One real Kafka broker for the whole integration suite, chosen the same way the project runs.
 
 - `KAFKA_BOOTSTRAP_SERVERS` set: that cluster (nothing is started or stopped).
-- `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: testcontainers' Kafka (KRaft).
+- `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: Kafka in a container (KRaft) through
+  testcontainers, `apache/kafka` of the release asked for, or `ARENA_TEST_KAFKA_IMAGE`
+  (tests/support/kafka_container.py). Without Docker Hub, set TESTCONTAINERS_RYUK_DISABLED=true too.
 - otherwise: the project's local launcher, with its own home under .arena/test-broker so a developer's
   main-job broker is left alone; started once per test session, stopped after it if we started it.
   `KAFKA_VERSION` (e.g. 3.9.1) runs the suite on another Kafka release, in a home of its own
@@ -22,6 +24,7 @@ from streams.broker.launcher import LocalBroker
 from streams.kafka.settings import Settings
 from streams.kafka.topics import create_topics, topic_layout
 from tests.support.kafka_cluster import KAFKA_IMAGE, KafkaCluster, broker_home_paths, docker_answers
+from tests.support.kafka_container import kafka_container
 
 
 @pytest.fixture(scope="session")
@@ -35,10 +38,8 @@ def kafka() -> Iterator[KafkaCluster]:
             pytest.fail(
                 "ARENA_TEST_KAFKA=testcontainers but no Docker daemon answers; unset it to use the local broker"
             )
-        from testcontainers.kafka import KafkaContainer  # noqa: PLC0415
-
-        with KafkaContainer(KAFKA_IMAGE).with_kraft() as container:
-            yield KafkaCluster(bootstrap=container.get_bootstrap_server(), kind="testcontainers")
+        with kafka_container(KAFKA_IMAGE) as bootstrap:
+            yield KafkaCluster(bootstrap=bootstrap, kind="testcontainers")
         return
     broker = LocalBroker(broker_home_paths())
     already = broker.status()

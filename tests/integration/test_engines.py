@@ -14,7 +14,7 @@ from producers.trading_adapter import read_fills
 from schemas.events import PnLRecorded, decode_event
 from streams.domain import fold, state_problems
 from streams.kafka.settings import Settings
-from streams.main_job import MainJobOptions, SimulationSource, run_main_job
+from streams.main_job import MainJobFailed, MainJobOptions, SimulationSource, run_main_job
 from streams.worker.process import running_worker
 from tests.support.builders import command, money, small_policies
 from tests.support.kafka_io import read_topic
@@ -52,6 +52,38 @@ def test_a_short_simulation_keeps_conservation_and_the_topic_folds_to_the_expect
     kinds = {e.type for e in events}
     assert {"AgentKilled", "AgentMutated", "EvolutionCycleComplete", "CapitalConservationCheck"} <= kinds
     assert (outcome.report_dir / "index.html").exists() and (outcome.report_dir / "summary.json").exists()
+
+
+def test_the_main_job_runs_on_workers_it_did_not_start(settings: Settings, prefix: str, tmp_path: Path) -> None:
+    """`arena run --external-workers`, as docker-compose.yml's simulation service runs it."""
+    config = SimulationConfig(
+        seed=5, arenas=2, agents_per_arena=8, days=4, evolution_every_days=2, partitions=settings.partitions
+    )
+    app_id = f"{prefix}external"
+    lines: list[str] = []
+    with running_worker(settings, app_id, tmp_path) as worker:
+        outcome = run_main_job(
+            settings.with_worker(app_id=app_id),
+            SimulationSource(config),
+            MainJobOptions(report_root=tmp_path / "reports", timeout_s=300, external_workers=True),
+            say=lines.append,
+        )
+        assert worker.alive(), "the main job must leave a worker it did not start running"
+    text = "\n".join(lines)
+    assert outcome.exit_code == 0, text
+    assert f"the running workers of {app_id} (not started here): 1 in {app_id}, 1 in {app_id}-ledger" in text
+    assert not (outcome.report_dir / "worker.log").exists()  # no worker of its own
+    assert (outcome.report_dir / "index.html").exists()
+
+
+def test_the_main_job_says_when_no_external_worker_joins(settings: Settings, prefix: str, tmp_path: Path) -> None:
+    config = SimulationConfig(seed=5, arenas=1, agents_per_arena=4, days=1, partitions=settings.partitions)
+    options = MainJobOptions(report_root=tmp_path / "reports", external_workers=True, external_join_s=2)
+    lines: list[str] = []
+    with pytest.raises(MainJobFailed, match=r"no worker of group .* joined within 2s"):
+        run_main_job(
+            settings.with_worker(app_id=f"{prefix}nobody"), SimulationSource(config), options, say=lines.append
+        )
 
 
 def test_the_trading_adapter_fed_the_same_fills_twice_records_them_once(

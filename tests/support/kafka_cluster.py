@@ -1,7 +1,8 @@
 """Which Kafka cluster the integration tests use, chosen the same way the project runs.
 
 - `KAFKA_BOOTSTRAP_SERVERS` set: that cluster (nothing is started or stopped).
-- `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: testcontainers' Kafka (KRaft).
+- `ARENA_TEST_KAFKA=testcontainers` and a Docker daemon answering: Kafka in a container, KRaft mode
+  (tests/support/kafka_container.py; the image is KAFKA_IMAGE below).
 - otherwise: the project's local launcher, with its own home under .arena/test-broker so a developer's
   main-job broker is left alone.
 
@@ -10,14 +11,18 @@ The fixture itself is in tests/integration/conftest.py; this is what it and the 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from streams.broker.launcher import BrokerPaths, project_root, requested_kafka_version
 from streams.broker.versions import DEFAULT_KAFKA_VERSION
 from streams.kafka.settings import Settings
 
-# The image the testcontainers fixture runs: the release the launcher would resolve.
-KAFKA_IMAGE = f"apache/kafka:{requested_kafka_version() or DEFAULT_KAFKA_VERSION}"
+# The image the testcontainers fixture runs: the official one of the release the launcher would resolve,
+# unless ARENA_TEST_KAFKA_IMAGE names another that takes the same KAFKA_* variables (container/smoke.sh).
+KAFKA_IMAGE = os.environ.get("ARENA_TEST_KAFKA_IMAGE") or (
+    f"apache/kafka:{requested_kafka_version() or DEFAULT_KAFKA_VERSION}"
+)
 
 
 @dataclass(frozen=True)
@@ -32,16 +37,6 @@ class KafkaCluster:
             topics=base.topics.with_prefix(prefix),
             partitions=partitions,
         )
-
-
-def _docker_answers() -> bool:
-    try:
-        import docker  # noqa: PLC0415
-
-        docker.from_env().ping()
-    except Exception:  # noqa: BLE001 - no daemon, no socket, no permission: all mean "no Docker"
-        return False
-    return True
 
 
 def docker_answers() -> bool:
