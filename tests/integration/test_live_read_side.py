@@ -8,6 +8,7 @@ the hostile generator say a known workload does.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -38,6 +39,16 @@ from tests.support.web import free_port, get, get_raw, ready, wait_for
 pytestmark = pytest.mark.integration
 
 TOKEN = "t0ken-Never-Log-Me-41c9"
+FEED_S = 4.0
+
+
+def _feed(settings: Settings, commands: list[Command], seconds: float, slices: int = 40) -> None:
+    """Publish `commands` in order, in `slices` slices spread over about `seconds`."""
+    size = max(1, -(-len(commands) // slices))
+    with CommandPublisher(settings) as publisher:
+        for start in range(0, len(commands), size):
+            publisher.publish_many(commands[start : start + size])
+            time.sleep(seconds / slices)
 
 
 def _use_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, app_id: str, tmp_path: Path) -> None:
@@ -92,13 +103,19 @@ def test_two_workers_each_answer_for_every_arena_as_the_event_topic_says_at_the_
         owners = {p: url for url in urls for p in get(url, "/ready")[1]["assigned_partitions"]}
         assert {owners[partition_for(a, settings.partitions)] for a in arenas} == set(urls), "arenas on both workers"
 
-        with CommandPublisher(settings) as publisher:
-            publisher.publish_many(commands)
+        # The commands are fed over a few seconds: the batch worker decides the whole workload in well
+        # under a second, so answers asked for after a bulk publish would all be taken at rest.
+        feeder = threading.Thread(target=_feed, args=(settings, commands, FEED_S), daemon=True)
+        feeder.start()
         # Answers taken while the workers are still processing: each names its seq, committed or not.
         midway: list[ArenaBreakdown] = []
         with LagProbe(settings, app_id) as probe:
             deadline = time.monotonic() + 300
-            while probe.measure([settings.topics.commands], members=False).total > 0 and time.monotonic() < deadline:
+
+            def processing() -> bool:
+                return feeder.is_alive() or probe.measure([settings.topics.commands], members=False).total > 0
+
+            while processing() and time.monotonic() < deadline:
                 for url in urls:
                     for arena in arenas:
                         status, body = get(url, f"/arenas/{arena}")
@@ -106,6 +123,7 @@ def test_two_workers_each_answer_for_every_arena_as_the_event_topic_says_at_the_
                             midway.append(ArenaBreakdown.model_validate(body))
                         else:  # not created yet, or its partition moving
                             assert status in {404, 503}, body
+        feeder.join(60)
         wait_for_worker(settings, app_id, timeout_s=300)
 
         final = {url: {a: get(url, f"/arenas/{a}") for a in arenas} for url in urls}
